@@ -1,0 +1,55 @@
+using OrcSharp.Shared;
+
+namespace OrcSharp.Cli;
+
+/// <summary>Options of "orcsharp run", parsed by hand so every mistake is one clear line.</summary>
+public sealed class RunOptions
+{
+    public List<string> Inputs { get; } = new();
+    /// <summary>-l NAME in command-line order.</summary>
+    public List<string> Libraries { get; } = new();
+    public List<string> LibraryDirs { get; } = new();
+    public List<string> ProgramArgs { get; } = new();
+    public string Entry { get; set; } = "main";
+    public bool NoExec { get; set; }
+    public bool Stats { get; set; }
+    public bool OutOfProcess { get; set; }
+    public string? Connect { get; set; }
+
+    public static RunOptions Parse(string[] args)
+    {
+        var o = new RunOptions();
+        for (int i = 0; i < args.Length; i++)
+        {
+            string a = args[i];
+            string Value(string flag)
+            {
+                if (i + 1 >= args.Length) throw new LinkError($"option {flag} needs a value");
+                return args[++i];
+            }
+            switch (a)
+            {
+                case "--":
+                    for (int j = i + 1; j < args.Length; j++) o.ProgramArgs.Add(args[j]);
+                    i = args.Length;
+                    break;
+                case "-l": o.Libraries.Add(Value(a)); break;
+                case "-L": o.LibraryDirs.Add(Value(a)); break;
+                case "--entry": o.Entry = Value(a); break;
+                case "--noexec": o.NoExec = true; break;
+                case "--stats": o.Stats = true; break;
+                case "--oop": o.OutOfProcess = true; break;
+                case "--connect": o.Connect = Value(a); break;
+                default:
+                    if (a.StartsWith("-l", StringComparison.Ordinal) && a.Length > 2) o.Libraries.Add(a[2..]);
+                    else if (a.StartsWith("-L", StringComparison.Ordinal) && a.Length > 2) o.LibraryDirs.Add(a[2..]);
+                    else if (a.StartsWith("--entry=", StringComparison.Ordinal)) o.Entry = a[8..];
+                    else if (a.StartsWith('-') && a != "-") throw new LinkError($"unknown option '{a}'");
+                    else o.Inputs.Add(a);
+                    break;
+            }
+        }
+        if (o.Inputs.Count == 0) throw new LinkError("no input files");
+        return o;
+    }
+}

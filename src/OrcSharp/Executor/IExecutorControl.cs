@@ -1,0 +1,58 @@
+using OrcSharp.Memory;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Executor;
+
+/// <summary>What to run: initializers in order, finalizers in the order exit must call them, then main.</summary>
+public sealed record ProgramStart(
+    IReadOnlyList<ExecutorAddr> Initializers,
+    IReadOnlyList<ExecutorAddr> Finalizers,
+    ExecutorAddr DsoHandle,
+    ExecutorAddr Main,
+    IReadOnlyList<string> Arguments);
+
+/// <summary>What the executor's dynamic loader knows about a library symbol.</summary>
+public readonly record struct SymbolDescription(ulong Size, bool IsData);
+
+/// <summary>Names of the executor runtime's wrapper functions.</summary>
+public static class BootstrapNames
+{
+    public const string CopyRelocationApply = "orcsharp_copy_relocation_apply";
+    public const string CopyRelocationUndo = "orcsharp_copy_relocation_undo";
+}
+
+/// <summary>Counters that show the cost of talking to the executor.</summary>
+public sealed class ExecutorStats
+{
+    public int RoundTrips;
+    public long BytesSent, BytesReceived;
+}
+
+/// <summary>
+/// Control of the process that runs JIT'd code. Two implementations share every line of linking code:
+/// in-process (memory access is a memcpy, calls are function pointers) and remote (SimpleRemoteEPC).
+/// </summary>
+public interface IExecutorControl : IDisposable
+{
+    string TargetTriple { get; }
+    uint PageSize { get; }
+    IJitLinkMemoryManager MemoryManager { get; }
+    ExecutorStats Stats { get; }
+
+    /// <summary>Loads a shared library in the executor (dlopen) and returns its handle.</summary>
+    ExecutorAddr LoadDylib(string path);
+
+    /// <summary>Looks up many names in the given libraries, in order: one batch, one round trip.
+    /// A name found nowhere comes back as null.</summary>
+    ExecutorAddr?[] LookupSymbols(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names);
+
+    /// <summary>Size and kind (data or not) of the library symbols at these addresses; null where unknown.</summary>
+    SymbolDescription?[] DescribeSymbols(IReadOnlyList<ExecutorAddr> addresses);
+
+    /// <summary>Addresses of the executor's own runtime functions (wrapper functions), by name.</summary>
+    IReadOnlyDictionary<string, ExecutorAddr> BootstrapSymbols { get; }
+
+    /// <summary>Runs a program: initializers, main(argc, argv, envp), then exit with main's result so
+    /// atexit handlers and finalizers run and stdio is flushed. In-process this does not return.</summary>
+    int RunProgram(ProgramStart start);
+}

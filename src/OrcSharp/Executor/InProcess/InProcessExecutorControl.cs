@@ -1,0 +1,54 @@
+using System.Runtime.InteropServices;
+using OrcSharp.Executor.TargetProcess;
+using OrcSharp.Memory;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Executor.InProcess;
+
+/// <summary>Executor control for this process: memory is mapped here, calls are function pointers.</summary>
+public sealed class InProcessExecutorControl : IExecutorControl
+{
+    readonly ExecutorMemory _memory = new();
+    readonly nint _libc;
+
+    public InProcessExecutorControl()
+    {
+        _libc = LibC.dlopen("libc.so.6", LibC.RtldNow);
+        MemoryManager = new SlabMemoryManager(new Access(_memory), PageSize);
+    }
+
+    public string TargetTriple => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "aarch64-unknown-linux-gnu" : "x86_64-unknown-linux-gnu";
+    public uint PageSize => ExecutorMemory.PageSize;
+    public IJitLinkMemoryManager MemoryManager { get; }
+    public ExecutorStats Stats { get; } = new();
+
+    public ExecutorAddr LoadDylib(string path)
+    {
+        nint h = LibC.dlopen(path, LibC.RtldNow | LibC.RtldGlobal);
+        if (h == 0) throw new LinkError($"cannot load shared library {path}: {LibC.LastDlError()}");
+        _memory.NoteLibrary(path);
+        return new ExecutorAddr((ulong)h);
+    }
+
+    public ExecutorAddr?[] LookupSymbols(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names) =>
+        SymbolLookup.Lookup(libraries, names);
+
+    public unsafe SymbolDescription?[] DescribeSymbols(IReadOnlyList<ExecutorAddr> addresses) =>
+        SymbolLookup.Describe(addresses);
+
+    public IReadOnlyDictionary<string, ExecutorAddr> BootstrapSymbols { get; } = TargetProcess.BootstrapSymbols.Get();
+
+    public int RunProgram(ProgramStart start) => ProgramRunner.Run(start, name => LibC.dlsym(_libc, name));
+
+    public void Dispose() { }
+
+    sealed class Access(ExecutorMemory memory) : IExecutorMemoryAccess
+    {
+        public bool WorkingMemoryIsTarget => true;
+        public ExecutorAddr Reserve(ulong size, Placement placement) => memory.Reserve(size, placement);
+        public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size) => memory.Commit(addr, size);
+        public ExecutorAddr Finalize(FinalizeRequest request) => memory.Finalize(request);
+        public void Deallocate(ReadOnlySpan<ExecutorAddr> handles) => memory.Deallocate(handles);
+        public void Release(ExecutorAddr addr, ulong size) => ExecutorMemory.Decommit(addr, size);
+    }
+}

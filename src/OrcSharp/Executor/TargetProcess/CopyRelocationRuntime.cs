@@ -1,0 +1,130 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Executor.TargetProcess;
+
+/// <summary>
+/// Executor-side copy relocations, for code built without -fPIC that reaches library data (stdout,
+/// optind ...) with 32-bit references. As in a native non-PIE link, the JIT'd code gets its own copy of
+/// the variable, and every loaded library's GOT entry for that name is pointed at the copy so the library
+/// and the JIT'd code share one variable. Undoing it copies the value back and restores the GOT entries.
+/// Argument (SPS): sequence of (name: string, original: addr, copy: addr, size: u64).
+/// </summary>
+public static unsafe class CopyRelocationRuntime
+{
+    public static CWrapperFunctionResult Apply(byte* arg, nuint size) => Run(arg, size, install: true);
+    public static CWrapperFunctionResult Undo(byte* arg, nuint size) => Run(arg, size, install: false);
+
+    [UnmanagedCallersOnly] public static CWrapperFunctionResult ApplyWrapper(byte* arg, nuint size) => Apply(arg, size);
+    [UnmanagedCallersOnly] public static CWrapperFunctionResult UndoWrapper(byte* arg, nuint size) => Undo(arg, size);
+
+    public static byte[] EncodeArgument(IEnumerable<(string Name, ExecutorAddr Original, ExecutorAddr Copy, ulong Size)> items)
+    {
+        var w = new SpsWriter();
+        var list = items.ToList();
+        w.U64((ulong)list.Count);
+        foreach (var (n, o, c, s) in list) w.String(n).Addr(o).Addr(c).U64(s);
+        return w.ToArray();
+    }
+
+    static CWrapperFunctionResult Run(byte* arg, nuint size, bool install)
+    {
+        try
+        {
+            var r = new SpsReader(new ReadOnlySpan<byte>(arg, (int)size));
+            int n = r.Count(32);
+            for (int i = 0; i < n; i++)
+            {
+                string name = r.String();
+                ulong orig = r.U64(), copy = r.U64(), len = r.U64();
+                if (install) Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
+                else Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
+                RedirectGotEntries(name, install ? orig : copy, install ? copy : orig);
+            }
+            return CWrapperFunctionResult.From(new SpsWriter().Error(null).WrittenSpan);
+        }
+        catch (Exception e)
+        {
+            return CWrapperFunctionResult.From(new SpsWriter().Error($"copy relocation: {e.Message}").WrittenSpan);
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct DlPhdrInfo { public ulong Addr; public nint Name; public nint Phdr; public ushort PhNum; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    struct Phdr { public uint Type, Flags; public ulong Offset, VAddr, PAddr, FileSz, MemSz, Align; }
+
+    [DllImport("libc.so.6")] static extern int dl_iterate_phdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
+
+    sealed class Request { public byte[] Name = Array.Empty<byte>(); public ulong From, To; public int Patched; }
+
+    static void RedirectGotEntries(string name, ulong from, ulong to)
+    {
+        var req = new Request { Name = Encoding.UTF8.GetBytes(name), From = from, To = to };
+        var h = GCHandle.Alloc(req);
+        try { dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
+        finally { h.Free(); }
+    }
+
+    [UnmanagedCallersOnly]
+    static int Visit(DlPhdrInfo* info, nuint infoSize, nint data)
+    {
+        var req = (Request)GCHandle.FromIntPtr(data).Target!;
+        var phdrs = new ReadOnlySpan<Phdr>((void*)info->Phdr, info->PhNum);
+        ulong dyn = 0, relroStart = 0, relroEnd = 0;
+        foreach (ref readonly var ph in phdrs)
+        {
+            if (ph.Type == 2) dyn = info->Addr + ph.VAddr;
+            else if (ph.Type == 0x6474e552) { relroStart = info->Addr + ph.VAddr; relroEnd = relroStart + ph.MemSz; }
+        }
+        if (dyn == 0) return 0;
+        ulong strtab = 0, symtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0;
+        for (var d = (long*)dyn; d[0] != 0; d += 2)
+        {
+            ulong v = (ulong)d[1];
+            switch (d[0])
+            {
+                case 5: strtab = v; break;
+                case 6: symtab = v; break;
+                case 7: rela = v; break;
+                case 8: relasz = v; break;
+                case 23: jmprel = v; break;
+                case 2: pltrelsz = v; break;
+            }
+        }
+        // glibc stores relocated pointers in the dynamic section; correct the ones it did not.
+        ulong Fix(ulong p) => p != 0 && p < info->Addr ? p + info->Addr : p;
+        strtab = Fix(strtab); symtab = Fix(symtab); rela = Fix(rela); jmprel = Fix(jmprel);
+        if (strtab == 0 || symtab == 0) return 0;
+        Patch(info->Addr, rela, relasz, symtab, strtab, req, relroStart, relroEnd);
+        Patch(info->Addr, jmprel, pltrelsz, symtab, strtab, req, relroStart, relroEnd);
+        return 0;
+    }
+
+    static void Patch(ulong baseAddr, ulong rela, ulong size, ulong symtab, ulong strtab, Request req, ulong relroStart, ulong relroEnd)
+    {
+        if (rela == 0) return;
+        ulong page = (ulong)Environment.SystemPageSize;
+        for (ulong off = 0; off + 24 <= size; off += 24)
+        {
+            var r = (ulong*)(rela + off);
+            uint type = (uint)r[1];
+            if (type != 6 && type != 1) continue; // GLOB_DAT, 64
+            uint symIndex = (uint)(r[1] >> 32);
+            if (symIndex == 0) continue;
+            uint nameOff = *(uint*)(symtab + symIndex * 24UL);
+            var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + nameOff));
+            if (!symName.SequenceEqual(req.Name)) continue;
+            var slot = (ulong*)(baseAddr + r[0]);
+            if (*slot != req.From + (ulong)(long)r[2] * (type == 1 ? 1UL : 0UL)) continue;
+            ulong pageStart = (ulong)slot & ~(page - 1);
+            bool relro = (ulong)slot >= relroStart && (ulong)slot < relroEnd;
+            if (relro) LibC.mprotect((nint)pageStart, (nuint)page, LibC.ProtRead | LibC.ProtWrite);
+            *slot = req.To + (type == 1 ? (ulong)(long)r[2] : 0);
+            if (relro) LibC.mprotect((nint)pageStart, (nuint)page, LibC.ProtRead);
+            req.Patched++;
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using System.Runtime.InteropServices;
+
+namespace OrcSharp.Executor.TargetProcess;
+
+/// <summary>The few libc entry points the executor side needs (memory mapping, dynamic loading).
+/// Since glibc 2.34 the dl* functions live in libc.so.6 itself.</summary>
+internal static unsafe partial class LibC
+{
+    const string Lib = "libc.so.6";
+
+    public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
+    public const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, Map32Bit = 0x40,
+        MapNoReserve = 0x4000, MapFixedNoReplace = 0x100000;
+    public const int RtldLazy = 1, RtldNow = 2, RtldGlobal = 0x100;
+    public static readonly nint MapFailed = -1;
+
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int munmap(nint addr, nuint length);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int mprotect(nint addr, nuint length, int prot);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] public static partial nint dlopen(string? file, int mode);
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] public static partial nint dlsym(nint handle, string name);
+    [LibraryImport(Lib)] public static partial nint dlsym(nint handle, byte* name);
+    [LibraryImport(Lib)] public static partial nint dlerror();
+    [LibraryImport(Lib)] public static partial int getpagesize();
+    [LibraryImport(Lib)] public static partial void exit(int status);
+    [LibraryImport(Lib)] public static partial int fflush(nint stream);
+    [LibraryImport(Lib)] public static partial void __clear_cache(nint begin, nint end);
+
+    public static string LastDlError()
+    {
+        nint p = dlerror();
+        return p == 0 ? "unknown dynamic loader error" : Marshal.PtrToStringUTF8(p) ?? "";
+    }
+
+    public static string ErrnoText() => Marshal.GetLastPInvokeErrorMessage();
+}

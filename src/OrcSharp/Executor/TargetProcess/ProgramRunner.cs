@@ -1,0 +1,45 @@
+using System.Runtime.InteropServices;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Executor.TargetProcess;
+
+/// <summary>
+/// Executor-side program start, the way a native executable starts: finalizers are registered with
+/// __cxa_atexit first (so, like the native fini_array walk, they run after every handler the program
+/// registers), initializers run with (argc, argv, envp), then main, then exit(main's result).
+/// </summary>
+public static unsafe class ProgramRunner
+{
+    public static int Run(ProgramStart start, Func<string, nint> libcSymbol)
+    {
+        int argc = start.Arguments.Count;
+        var argv = (nint*)NativeMemory.AllocZeroed((nuint)(argc + 1), (nuint)sizeof(nint));
+        for (int i = 0; i < argc; i++) argv[i] = Marshal.StringToCoTaskMemUTF8(start.Arguments[i]);
+        nint environPtr = libcSymbol("environ");
+        nint envp = environPtr == 0 ? 0 : *(nint*)environPtr;
+
+        if (start.Finalizers.Count > 0)
+        {
+            var fini = (ulong*)NativeMemory.Alloc((nuint)(start.Finalizers.Count + 1), sizeof(ulong));
+            fini[0] = (ulong)start.Finalizers.Count;
+            for (int i = 0; i < start.Finalizers.Count; i++) fini[i + 1] = start.Finalizers[i].Value;
+            var cxaAtexit = (delegate* unmanaged<delegate* unmanaged<nint, void>, nint, nint, int>)libcSymbol("__cxa_atexit");
+            if (cxaAtexit == null) throw new LinkError("executor: __cxa_atexit not found in libc");
+            cxaAtexit(&RunFinalizers, (nint)fini, (nint)start.DsoHandle.Value);
+        }
+        foreach (var init in start.Initializers)
+            ((delegate* unmanaged<int, nint*, nint, void>)init.Value)(argc, argv, envp);
+        int status = ((delegate* unmanaged<int, nint*, nint, int>)start.Main.Value)(argc, argv, envp);
+        var exit = (delegate* unmanaged<int, void>)libcSymbol("exit");
+        exit(status);
+        return status; // not reached
+    }
+
+    [UnmanagedCallersOnly]
+    static void RunFinalizers(nint context)
+    {
+        var fini = (ulong*)context;
+        ulong n = fini[0];
+        for (ulong i = 0; i < n; i++) ((delegate* unmanaged<void>)fini[i + 1])();
+    }
+}

@@ -1,0 +1,51 @@
+using System.Text;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Executor.TargetProcess;
+
+/// <summary>Executor-side batched symbol lookup over dlopen'ed libraries, in link order.</summary>
+public static unsafe class SymbolLookup
+{
+    public static ExecutorAddr?[] Lookup(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names)
+    {
+        var result = new ExecutorAddr?[names.Count];
+        Span<byte> buf = stackalloc byte[512];
+        for (int i = 0; i < names.Count; i++)
+        {
+            string name = names[i];
+            int n = Encoding.UTF8.GetByteCount(name);
+            Span<byte> z = n < buf.Length ? buf : new byte[n + 1];
+            Encoding.UTF8.GetBytes(name, z);
+            z[n] = 0;
+            fixed (byte* p = z)
+                foreach (var lib in libraries)
+                {
+                    nint a = LibC.dlsym((nint)lib.Value, p);
+                    if (a != 0) { result[i] = new ExecutorAddr((ulong)a); break; }
+                }
+        }
+        return result;
+    }
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    struct DlInfo { public nint FName, FBase, SName, SAddr; }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6")]
+    static extern int dladdr1(nint addr, DlInfo* info, ObjectFile.Elf.Elf64Symbol** extra, int flags);
+
+    /// <summary>Size and type of the symbols at these addresses, from the dynamic loader's symbol tables.</summary>
+    public static Executor.SymbolDescription?[] Describe(IReadOnlyList<ExecutorAddr> addresses)
+    {
+        var result = new Executor.SymbolDescription?[addresses.Count];
+        for (int i = 0; i < result.Length; i++)
+        {
+            DlInfo info;
+            ObjectFile.Elf.Elf64Symbol* sym = null;
+            if (dladdr1((nint)addresses[i].Value, &info, &sym, 1 /* RTLD_DL_SYMENT */) == 0 || sym == null) continue;
+            if ((ulong)info.SAddr != addresses[i].Value) continue;
+            byte type = sym->Type;
+            result[i] = new Executor.SymbolDescription(sym->Size, type is ObjectFile.Elf.ElfAbi.SttObject or ObjectFile.Elf.ElfAbi.SttNoType or ObjectFile.Elf.ElfAbi.SttCommon);
+        }
+        return result;
+    }
+}

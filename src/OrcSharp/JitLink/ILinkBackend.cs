@@ -1,0 +1,46 @@
+using OrcSharp.ObjectFile.Elf;
+using OrcSharp.Shared;
+
+namespace OrcSharp.JitLink;
+
+/// <summary>
+/// What the generic link algorithm needs from an architecture: how ELF relocations map to edge kinds,
+/// the GOT/stub pass, and the fixup formulas. One implementation per architecture.
+/// </summary>
+public interface ILinkBackend
+{
+    TargetArch Arch { get; }
+    ushort ElfMachine { get; }
+
+    bool IsNoneRelocation(uint type);
+    /// <summary>Maps an ELF relocation type to this backend's edge kind and the width of the field it writes.</summary>
+    bool TryMapRelocation(uint type, out ushort kind, out int width);
+    string RelocationName(uint type);
+    string EdgeKindName(ushort kind);
+
+    /// <summary>Whether an allocatable ELF section becomes a block at all (notes, unwind tables handled elsewhere).</summary>
+    bool ShouldLoadSection(string name, in Elf64SectionHeader header);
+    MemProt SectionProt(string name, ulong elfFlags);
+
+    /// <summary>Defines symbols the linker provides when they are referenced (e.g. _GLOBAL_OFFSET_TABLE_).</summary>
+    void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table);
+
+    /// <summary>Builds GOT entries and stubs and rewrites the edges that use them (runs before allocation).</summary>
+    BackendPassResult BuildGotAndStubs(LinkGraph graph);
+
+    /// <summary>Whether an edge kind writes a field too narrow for an arbitrary 64-bit address (32-bit
+    /// absolute or PC-relative): such references to library data need a copy in reach.</summary>
+    bool IsNarrowReference(ushort kind);
+
+    /// <summary>Whether the edge's value, with its block at its assigned address, overflows its field.</summary>
+    bool IsOutOfRange(Block block, in Edge edge);
+
+    /// <summary>Applies every edge of <paramref name="block"/> to its working memory.</summary>
+    void ApplyFixups(Block block, Span<byte> working, in FixupContext context);
+}
+
+/// <summary>What the GOT/stub pass learned that allocation needs to know.</summary>
+public readonly record struct BackendPassResult(bool NeedsLow32BitAddresses);
+
+/// <summary>Link-wide values some formulas need.</summary>
+public readonly record struct FixupContext(ExecutorAddr GotBase);

@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using OrcSharp.Memory;
+using OrcSharp.Shared;
+
+namespace OrcSharp.JitLink;
+
+/// <summary>A pass that platforms and plugins add to the link pipeline.</summary>
+public interface ILinkPlugin
+{
+    /// <summary>Before the GOT/stub pass and layout: add or reorder blocks, define symbols.</summary>
+    void PrePrune(LinkGraph graph) { }
+    /// <summary>After addresses are assigned, before fixups. Returns true if it changed the graph (added
+    /// blocks), in which case the allocation is abandoned and layout runs again.</summary>
+    bool PostAllocation(LinkGraph graph) => false;
+    /// <summary>After fixups, with the fixed-up working memory readable: collect what finalize and run need.</summary>
+    void PostFixup(LinkGraph graph, Func<Block, ReadOnlyMemory<byte>> fixedUpContent) { }
+    /// <summary>Actions to run in the executor at finalization (and undo at deallocation).</summary>
+    void AddFinalizeActions(LinkGraph graph, List<AllocActionCallPair> actions) { }
+}
+
+/// <summary>Resolves a graph's external symbols to executor addresses in one batch. Returns null for a
+/// symbol that is not found (weak ones then resolve to 0; strong ones are an error).</summary>
+public delegate ExecutorAddr?[] ExternalResolver(IReadOnlyList<Symbol> externals);
+
+/// <summary>Phase timings and counters of one link, for --stats.</summary>
+public sealed class LinkStats
+{
+    public double PassesMs, LayoutAllocMs, ResolveMs, FixupMs, FinalizeMs;
+    public int Blocks, Edges, Externals;
+    public ulong Bytes;
+}
+
+/// <summary>
+/// The generic link algorithm: passes, layout into segments by protection and lifetime, allocation
+/// (addresses assigned), external resolution, fixups in working memory (in parallel per block), and
+/// finalization in one executor call. Nothing runs and nothing stays allocated if any step fails.
+/// </summary>
+public static class JitLinker
+{
+    public static FinalizedAlloc Link(LinkGraph graph, ILinkBackend backend, IJitLinkMemoryManager memory,
+        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null)
+    {
+        var sw = Stopwatch.StartNew();
+        // External addresses are known before layout (everything they name already exists in the
+        // executor), so passes can decide between direct references, stubs and copies.
+        ResolveExternals(graph, resolve);
+        if (stats is not null) { stats.ResolveMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+
+        foreach (var p in plugins) p.PrePrune(graph);
+        var passResult = backend.BuildGotAndStubs(graph);
+        if (stats is not null) { stats.PassesMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+
+        var placement = passResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
+        SegmentLayout layout;
+        InFlightAlloc alloc;
+        for (int attempt = 0; ; attempt++)
+        {
+            layout = SegmentLayout.Compute(graph);
+            alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
+            layout.AssignAddresses(alloc);
+            bool changed = false;
+            foreach (var p in plugins) changed |= p.PostAllocation(graph);
+            if (!changed || attempt > 0) break;
+            alloc.Abandon();
+        }
+        try
+        {
+            if (stats is not null) { stats.LayoutAllocMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+
+            var gotBase = graph.DefinedSymbols.FirstOrDefault(s => s.Name == "_GLOBAL_OFFSET_TABLE_")?.Address ?? default;
+            var ctx = new FixupContext(gotBase);
+            var work = layout.ContentBlocks;
+            ParallelLink.For(work.Count, i =>
+            {
+                var (block, segment, offset) = work[i];
+                var mem = alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
+                block.Content.Span.CopyTo(mem);
+                if (block.Edges.Count > 0) backend.ApplyFixups(block, mem, ctx);
+            }, minItemsPerTask: 16);
+            if (stats is not null)
+            {
+                stats.FixupMs += sw.Elapsed.TotalMilliseconds; sw.Restart();
+                stats.Blocks += work.Count;
+                foreach (var (b, _, _) in work) stats.Edges += b.Edges.Count;
+                stats.Externals += graph.ExternalSymbols.Count;
+                foreach (var r in layout.Requests) stats.Bytes += r.ContentSize;
+            }
+
+            ReadOnlyMemory<byte> FixedUp(Block b)
+            {
+                var (seg, off) = layout.Where(b);
+                return alloc.WorkingMemory(seg).Slice((int)off, (int)b.Size).ToArray();
+            }
+            foreach (var p in plugins) p.PostFixup(graph, FixedUp);
+            var actions = new List<AllocActionCallPair>();
+            foreach (var p in plugins) p.AddFinalizeActions(graph, actions);
+            var result = alloc.Finalize(actions);
+            if (stats is not null) stats.FinalizeMs += sw.Elapsed.TotalMilliseconds;
+            return result;
+        }
+        catch
+        {
+            alloc.Abandon();
+            throw;
+        }
+    }
+
+    static void ResolveExternals(LinkGraph graph, ExternalResolver resolve)
+    {
+        if (graph.ExternalSymbols.Count == 0) return;
+        var addrs = resolve(graph.ExternalSymbols);
+        List<Symbol>? missing = null;
+        for (int i = 0; i < addrs.Length; i++)
+        {
+            var s = graph.ExternalSymbols[i];
+            if (addrs[i] is { } a) s.Offset = a.Value;
+            else if (s.Linkage == Linkage.Weak) s.Offset = 0;
+            else (missing ??= new()).Add(s);
+        }
+        if (missing is not null)
+        {
+            var first = missing[0];
+            string more = missing.Count > 1 ? $" (and {missing.Count - 1} more: {string.Join(", ", missing.Skip(1).Take(5).Select(m => m.Name))}{(missing.Count > 6 ? ", ..." : "")})" : "";
+            throw new LinkError($"undefined symbol '{first.Name}', referenced by {first.Origin}{more}");
+        }
+    }
+}

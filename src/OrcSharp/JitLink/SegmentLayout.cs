@@ -1,0 +1,57 @@
+using OrcSharp.Memory;
+using OrcSharp.Shared;
+
+namespace OrcSharp.JitLink;
+
+/// <summary>
+/// Places blocks into segments: one per (protection, lifetime), code first, finalize-lifetime last.
+/// Sections stay contiguous (so __start_/__stop_ bracket them); zero-fill sections go at the end of their
+/// segment so their pages need no content.
+/// </summary>
+public sealed class SegmentLayout
+{
+    public List<SegmentRequest> Requests { get; } = new();
+    /// <summary>Blocks with content: (block, segment index, offset in segment).</summary>
+    public List<(Block Block, int Segment, ulong Offset)> ContentBlocks { get; } = new();
+    readonly List<(Block Block, int Segment, ulong Offset)> _all = new();
+    readonly Dictionary<Block, (int, ulong)> _where = new(ReferenceEqualityComparer.Instance);
+
+    static int GroupOrder(AllocGroup g) =>
+        (g.Lifetime == MemLifetime.Finalize ? 8 : 0) + ((g.Prot & MemProt.Exec) != 0 ? 0 : (g.Prot & MemProt.Write) == 0 ? 1 : 2);
+
+    public static SegmentLayout Compute(LinkGraph graph)
+    {
+        var layout = new SegmentLayout();
+        var groups = graph.Sections.Where(s => s.Blocks.Count > 0)
+            .GroupBy(s => s.Group).OrderBy(g => GroupOrder(g.Key));
+        foreach (var group in groups)
+        {
+            int segment = layout.Requests.Count;
+            ulong offset = 0, contentEnd = 0, align = 1;
+            // Content sections first, then sections that are all zero-fill.
+            foreach (var section in group.OrderBy(s => s.Blocks.All(b => b.IsZeroFill) ? 1 : 0).ThenBy(s => s.Ordinal))
+                foreach (var block in section.Blocks)
+                {
+                    offset = (offset + block.Alignment - 1) & ~(block.Alignment - 1);
+                    align = Math.Max(align, block.Alignment);
+                    layout._all.Add((block, segment, offset));
+                    layout._where[block] = (segment, offset);
+                    if (!block.IsZeroFill)
+                    {
+                        layout.ContentBlocks.Add((block, segment, offset));
+                        contentEnd = offset + block.Size;
+                    }
+                    offset += block.Size;
+                }
+            layout.Requests.Add(new SegmentRequest(group.Key, offset, contentEnd, align));
+        }
+        return layout;
+    }
+
+    public void AssignAddresses(InFlightAlloc alloc)
+    {
+        foreach (var (block, segment, offset) in _all) block.Address = alloc.SegmentAddress(segment) + offset;
+    }
+
+    public (int Segment, ulong Offset) Where(Block b) => _where[b];
+}

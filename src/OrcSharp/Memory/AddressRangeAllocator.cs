@@ -1,0 +1,63 @@
+using OrcSharp.Shared;
+
+namespace OrcSharp.Memory;
+
+/// <summary>
+/// Bookkeeping for executor address space reserved in large slabs: first-fit allocation of aligned ranges
+/// and coalescing free. Purely controller-side, so allocation needs no executor round trip.
+/// </summary>
+public sealed class AddressRangeAllocator
+{
+    // Free ranges, sorted by start address, per placement kind.
+    readonly SortedDictionary<ulong, ulong> _free = new();
+    readonly object _lock = new();
+
+    public void AddSlab(ExecutorAddr start, ulong size)
+    {
+        lock (_lock) Insert(start.Value, size);
+    }
+
+    public bool TryAllocate(ulong size, ulong alignment, out ExecutorAddr address)
+    {
+        lock (_lock)
+        {
+            foreach (var (start, len) in _free)
+            {
+                ulong aligned = (start + alignment - 1) & ~(alignment - 1);
+                if (aligned - start > len || len - (aligned - start) < size) continue;
+                _free.Remove(start);
+                if (aligned > start) _free[start] = aligned - start;
+                ulong end = aligned + size, freeEnd = start + len;
+                if (freeEnd > end) _free[end] = freeEnd - end;
+                address = new ExecutorAddr(aligned);
+                return true;
+            }
+        }
+        address = default;
+        return false;
+    }
+
+    public void Free(ExecutorAddr start, ulong size)
+    {
+        if (size == 0) return;
+        lock (_lock) Insert(start.Value, size);
+    }
+
+    public ulong FreeBytes { get { lock (_lock) return _free.Values.Aggregate(0UL, (a, b) => a + b); } }
+
+    void Insert(ulong start, ulong size)
+    {
+        ulong end = start + size;
+        // Merge with the following range.
+        if (_free.TryGetValue(end, out ulong nextLen)) { _free.Remove(end); end += nextLen; }
+        // Merge with the preceding range.
+        ulong? prev = null;
+        foreach (var (s, l) in _free)
+        {
+            if (s >= start) break;
+            if (s + l == start) prev = s;
+        }
+        if (prev is { } p) { start = p; _free.Remove(p); }
+        _free[start] = end - start;
+    }
+}

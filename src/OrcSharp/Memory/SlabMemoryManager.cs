@@ -1,0 +1,136 @@
+using OrcSharp.Executor.TargetProcess;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Memory;
+
+/// <summary>
+/// The JIT-link memory manager: reserves executor address space in large slabs (one executor call per
+/// slab), carves allocations out of them locally, and finalizes each allocation with one executor call
+/// carrying every segment and action. Deallocation of many allocations is one call.
+/// </summary>
+public sealed class SlabMemoryManager : IJitLinkMemoryManager
+{
+    public const ulong DefaultSlabSize = 256UL << 20;
+    readonly IExecutorMemoryAccess _access;
+    readonly AddressRangeAllocator[] _ranges = { new(), new() };
+    readonly Dictionary<ulong, (ExecutorAddr Base, ulong Size, Placement Placement)> _live = new();
+    readonly object _lock = new();
+    readonly ulong _slabSize;
+
+    public SlabMemoryManager(IExecutorMemoryAccess access, uint pageSize, ulong slabSize = DefaultSlabSize)
+    {
+        _access = access; PageSize = pageSize; _slabSize = slabSize;
+    }
+
+    public uint PageSize { get; }
+    public int LiveAllocations { get { lock (_lock) return _live.Count; } }
+
+    ulong PageAlign(ulong v) => (v + PageSize - 1) & ~((ulong)PageSize - 1);
+
+    public InFlightAlloc Allocate(AllocRequest request)
+    {
+        var offsets = new ulong[request.Segments.Count];
+        ulong total = 0, align = PageSize;
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            var seg = request.Segments[i];
+            ulong a = Math.Max(PageSize, seg.Alignment);
+            align = Math.Max(align, a);
+            total = (total + a - 1) & ~(a - 1);
+            offsets[i] = total;
+            total += PageAlign(seg.Size);
+        }
+        total = Math.Max(total, PageSize);
+        var ranges = _ranges[(int)request.Placement];
+        if (!ranges.TryAllocate(total, align, out var baseAddr))
+        {
+            ulong slab = Math.Max(_slabSize, PageAlign(total + align));
+            ranges.AddSlab(_access.Reserve(slab, request.Placement), slab);
+            if (!ranges.TryAllocate(total, align, out baseAddr))
+                throw new LinkError($"cannot allocate {total} bytes of executor memory");
+        }
+        return new SlabInFlightAlloc(this, request, baseAddr, total, offsets);
+    }
+
+    public void Deallocate(ReadOnlySpan<FinalizedAlloc> allocations)
+    {
+        if (allocations.IsEmpty) return;
+        var handles = new ExecutorAddr[allocations.Length];
+        for (int i = 0; i < handles.Length; i++) handles[i] = new ExecutorAddr(allocations[i].Handle);
+        try { _access.Deallocate(handles); }
+        finally
+        {
+            lock (_lock)
+                foreach (var h in handles)
+                    if (_live.Remove(h.Value, out var a)) _ranges[(int)a.Placement].Free(a.Base, a.Size);
+        }
+    }
+
+    sealed class SlabInFlightAlloc : InFlightAlloc
+    {
+        readonly SlabMemoryManager _mm;
+        readonly AllocRequest _request;
+        readonly ExecutorAddr _base;
+        readonly ulong _total;
+        readonly ulong[] _offsets;
+        readonly byte[]?[] _buffers;
+        bool _done;
+
+        public SlabInFlightAlloc(SlabMemoryManager mm, AllocRequest request, ExecutorAddr baseAddr, ulong total, ulong[] offsets)
+        {
+            _mm = mm; _request = request; _base = baseAddr; _total = total; _offsets = offsets;
+            _buffers = new byte[]?[offsets.Length];
+            if (mm._access.WorkingMemoryIsTarget)
+                for (int i = 0; i < offsets.Length; i++)
+                    mm._access.CommitWorkingMemory(baseAddr + offsets[i], mm.PageAlign(request.Segments[i].Size));
+            else
+                for (int i = 0; i < offsets.Length; i++)
+                    _buffers[i] = new byte[checked((int)request.Segments[i].ContentSize)];
+        }
+
+        public override int SegmentCount => _offsets.Length;
+        public override ExecutorAddr SegmentAddress(int segment) => _base + _offsets[segment];
+
+        public override unsafe Span<byte> WorkingMemory(int segment) =>
+            _buffers[segment] is { } b ? b
+            : new Span<byte>((void*)(_base + _offsets[segment]).Value, checked((int)_request.Segments[segment].ContentSize));
+
+        public override FinalizedAlloc Finalize(IReadOnlyList<AllocActionCallPair> actions)
+        {
+            if (_done) throw new InvalidOperationException("allocation already finalized or abandoned");
+            _done = true;
+            var segs = new FinalizeSegment[_offsets.Length];
+            for (int i = 0; i < segs.Length; i++)
+            {
+                var r = _request.Segments[i];
+                segs[i] = new FinalizeSegment(SegmentAddress(i), r.Size, r.Group.Prot, r.Group.Lifetime,
+                    _buffers[i] is { } b ? b : ReadOnlyMemory<byte>.Empty);
+            }
+            ExecutorAddr handle;
+            try { handle = _mm._access.Finalize(new FinalizeRequest(segs, actions)); }
+            catch
+            {
+                _mm._ranges[(int)_request.Placement].Free(_base, _total);
+                throw;
+            }
+            if (handle != _base) throw new LinkError($"executor returned allocation handle {handle}, expected {_base}");
+            // Finalize-lifetime segments are gone from the executor now; their address space is reusable.
+            ulong keep = 0;
+            for (int i = 0; i < segs.Length; i++)
+                if (segs[i].Lifetime == MemLifetime.Standard) keep = Math.Max(keep, _offsets[i] + _mm.PageAlign(segs[i].Size));
+            for (int i = 0; i < segs.Length; i++)
+                if (segs[i].Lifetime == MemLifetime.Finalize && _offsets[i] >= keep)
+                    _mm._ranges[(int)_request.Placement].Free(SegmentAddress(i), _mm.PageAlign(segs[i].Size));
+            lock (_mm._lock) _mm._live[_base.Value] = (_base, keep, _request.Placement);
+            return new FinalizedAlloc(_base.Value);
+        }
+
+        public override void Abandon()
+        {
+            if (_done) return;
+            _done = true;
+            _mm._access.Release(_base, _total);
+            _mm._ranges[(int)_request.Placement].Free(_base, _total);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using OrcSharp.Orc.Libraries;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Orc;
+
+/// <summary>
+/// Turns the inputs of a command line into JITDylib contents the way the system linker would: objects,
+/// static archives and shared libraries by content, -l NAME through the library search (ld scripts
+/// included), and the implicit libraries a compiler driver adds (libc and libc_nonshared.a; libstdc++,
+/// libm and libgcc_s for C++).
+/// </summary>
+public sealed class InputLoader
+{
+    readonly JITDylib _jd;
+    readonly LibrarySearch _search;
+    readonly HashSet<string> _archivePaths = new(StringComparer.Ordinal);
+
+    public InputLoader(JITDylib jd, IEnumerable<string> libraryDirs)
+    {
+        _jd = jd;
+        _search = LibrarySearch.ForHost(libraryDirs);
+    }
+
+    /// <summary>Adds a file given by path, classified by its first bytes.</summary>
+    public void AddFile(string path)
+    {
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
+        var span = bytes.AsSpan();
+        if (span.StartsWith("!<arch>\n"u8) || span.StartsWith("!<thin>\n"u8)) AddArchive(path, bytes);
+        else if (span.Length >= 18 && span.StartsWith("\u007fELF"u8))
+        {
+            ushort type = BitConverter.ToUInt16(bytes, 16);
+            if (type == 3) _jd.AddSharedLibrary(Path.GetFullPath(path));
+            else _jd.AddObject(path, bytes);
+        }
+        else if (LdScript.LooksLikeLdScript(span)) AddResolved(_search.ExpandFile(path));
+        else throw new LinkError($"{path}: file format not recognized (expected an ELF object, archive or shared library)");
+    }
+
+    void AddArchive(string path, byte[] bytes)
+    {
+        if (_archivePaths.Add(Path.GetFullPath(path))) _jd.AddArchive(StaticArchive.Parse(path, bytes));
+    }
+
+    /// <summary>-l NAME: found and expanded like GNU ld does.</summary>
+    public void AddLibrary(string name) => AddResolved(_search.Resolve(name));
+
+    /// <summary>The libraries gcc/g++ add after the user's inputs.</summary>
+    public void AddDefaultLibraries(bool cxx)
+    {
+        if (cxx) { AddLibrary("stdc++"); AddLibrary("m"); }
+        AddLibrary("c");
+        AddArchiveIfFound("gcc");
+        if (cxx) AddLibrary("gcc_s");
+    }
+
+    void AddArchiveIfFound(string name)
+    {
+        if (_search.TryFindStatic(name) is { } path) AddArchive(path, File.ReadAllBytes(path));
+    }
+
+    void AddResolved(IEnumerable<ResolvedInput> inputs)
+    {
+        foreach (var input in inputs)
+        {
+            switch (input.Kind)
+            {
+                case InputKind.SharedLibrary: _jd.AddSharedLibrary(input.Path, input.AsNeeded); break;
+                case InputKind.StaticArchive: AddArchive(input.Path, File.ReadAllBytes(input.Path)); break;
+                case InputKind.RelocatableObject: _jd.AddObject(input.Path, File.ReadAllBytes(input.Path)); break;
+            }
+        }
+    }
+}

@@ -1,0 +1,131 @@
+using OrcSharp.JitLink;
+using OrcSharp.Memory;
+using OrcSharp.Orc.Libraries;
+using OrcSharp.Platform;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Orc;
+
+/// <summary>The result of one link: its memory, its initializers and finalizers.</summary>
+public sealed class LinkedUnit
+{
+    public required FinalizedAlloc Allocation { get; init; }
+    public required IReadOnlyList<ExecutorAddr> Initializers { get; init; }
+    public required IReadOnlyList<ExecutorAddr> Finalizers { get; init; }
+    public required LinkStats Stats { get; init; }
+}
+
+/// <summary>
+/// A JIT'd "shared object": a symbol table filled by linking groups of objects, a link order of shared
+/// libraries for process symbols, and static archives that supply members on demand.
+/// </summary>
+public sealed class JITDylib
+{
+    readonly ExecutionSession _session;
+    readonly List<ObjectInput> _pending = new();
+    readonly List<StaticArchive> _archives = new();
+    readonly List<ExecutorAddr> _libraries = new();
+    readonly HashSet<string> _loadedLibraryPaths = new(StringComparer.Ordinal);
+    readonly Dictionary<string, (ExecutorAddr Address, SymbolScope Scope)> _symbols = new(StringComparer.Ordinal);
+    readonly List<LinkedUnit> _units = new();
+
+    internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; }
+
+    public string Name { get; }
+    public ExecutorAddr DsoHandle { get; private set; }
+    public IReadOnlyList<LinkedUnit> Units => _units;
+
+    public void AddObject(string name, ReadOnlyMemory<byte> bytes) => _pending.Add(new ObjectInput(name, bytes));
+    public void AddArchive(StaticArchive archive) => _archives.Add(archive);
+
+    /// <summary>Loads a shared library into the executor and appends it to the link order. An as-needed
+    /// library (AS_NEEDED in an ld script) is loaded only when a link needs a symbol nothing else has.</summary>
+    public void AddSharedLibrary(string path, bool asNeeded = false)
+    {
+        if (asNeeded) { if (!_loadedLibraryPaths.Contains(path) && !_asNeeded.Contains(path)) _asNeeded.Add(path); return; }
+        _asNeeded.Remove(path);
+        if (_loadedLibraryPaths.Add(path)) _libraries.Add(_session.Executor.LoadDylib(path));
+    }
+
+    readonly List<string> _asNeeded = new();
+
+    public bool HasPendingObjects => _pending.Count > 0;
+
+    /// <summary>Whether pending objects came from C++ (they reference the C++ runtime), so the
+    /// libraries g++ adds are needed. A byte search of the string tables is enough and costs microseconds.</summary>
+    public bool PendingObjectsLookLikeCxx()
+    {
+        foreach (var o in _pending)
+        {
+            var b = o.Bytes.Span;
+            if (b.IndexOf("__gxx_personality_v0"u8) >= 0 || b.IndexOf("\0_ZSt"u8) >= 0 || b.IndexOf("\0_ZNSt"u8) >= 0 ||
+                b.IndexOf("\0__cxa_"u8) >= 0 || b.IndexOf("\0_ZdlPv"u8) >= 0 || b.IndexOf("\0_Znwm"u8) >= 0)
+                return true;
+        }
+        return false;
+    }
+
+    /// <summary>Links every pending object (plus the archive members they need) as one unit.</summary>
+    public LinkedUnit Link()
+    {
+        var backend = _session.Backend;
+        var stats = new LinkStats();
+        var builder = new LinkUnitBuilder(Name, backend);
+        builder.AddObjects(_pending);
+        _pending.Clear();
+        bool DefinedHere(string n) => _symbols.ContainsKey(n);
+        builder.LoadArchiveMembers(_archives, DefinedHere);
+        builder.Complete(defineDsoHandle: DsoHandle.IsNull, DefinedHere);
+
+        var initFini = new InitFiniCollector();
+        var plugins = new List<ILinkPlugin> { initFini, new CopyRelocations(_session.Executor, backend) };
+        plugins.AddRange(_session.Plugins);
+        var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats);
+
+        foreach (var s in builder.Graph.DefinedSymbols)
+            if (s.Name is { Length: > 0 } n && (s.Scope != SymbolScope.Local)) _symbols[n] = (s.Address, s.Scope);
+        if (DsoHandle.IsNull && _symbols.TryGetValue("__dso_handle", out var dso)) DsoHandle = dso.Address;
+        var unit = new LinkedUnit { Allocation = alloc, Initializers = initFini.Initializers, Finalizers = initFini.Finalizers, Stats = stats };
+        _units.Add(unit);
+        return unit;
+    }
+
+    /// <summary>Externals resolve first to earlier links of this JITDylib, then to its shared libraries
+    /// in link order (one batched executor lookup).</summary>
+    ExecutorAddr?[] ResolveExternals(IReadOnlyList<Symbol> externals)
+    {
+        var result = new ExecutorAddr?[externals.Count];
+        var remoteNames = new List<string>();
+        var remoteIndex = new List<int>();
+        for (int i = 0; i < externals.Count; i++)
+        {
+            if (_symbols.TryGetValue(externals[i].Name!, out var d)) result[i] = d.Address;
+            else { remoteNames.Add(externals[i].Name!); remoteIndex.Add(i); }
+        }
+        if (remoteNames.Count > 0)
+        {
+            var found = _session.Executor.LookupSymbols(_libraries, remoteNames);
+            for (int j = 0; j < found.Length; j++) result[remoteIndex[j]] = found[j];
+        }
+        // Names found nowhere may come from as-needed libraries: load those one at a time, in order.
+        while (_asNeeded.Count > 0)
+        {
+            var missing = Enumerable.Range(0, externals.Count).Where(i => result[i] is null).ToList();
+            if (missing.Count == 0) break;
+            string path = _asNeeded[0];
+            _asNeeded.RemoveAt(0);
+            var handle = _session.Executor.LoadDylib(path);
+            var found = _session.Executor.LookupSymbols(new[] { handle }, missing.Select(i => externals[i].Name!).ToList());
+            bool used = false;
+            for (int j = 0; j < found.Length; j++)
+                if (found[j] is { } a) { result[missing[j]] = a; used = true; }
+            if (used && _loadedLibraryPaths.Add(path)) _libraries.Add(handle);
+        }
+        return result;
+    }
+
+    /// <summary>The address of a symbol defined by JIT'd code in this JITDylib (hidden ones included).</summary>
+    public ExecutorAddr? Lookup(string name) => _symbols.TryGetValue(name, out var d) ? d.Address : null;
+
+    public IReadOnlyList<ExecutorAddr> LibraryHandles => _libraries;
+}

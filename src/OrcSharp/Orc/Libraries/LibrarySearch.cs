@@ -1,0 +1,121 @@
+using OrcSharp.Shared;
+
+namespace OrcSharp.Orc.Libraries;
+
+public enum InputKind : byte { SharedLibrary, StaticArchive, RelocatableObject }
+
+/// <summary>A file the search settled on, classified by content.</summary>
+public readonly record struct ResolvedInput(string Path, InputKind Kind, bool AsNeeded);
+
+/// <summary>
+/// Finds -l NAME the way GNU ld does on Debian x86-64: the -L directories in order, then the default
+/// directories (multiarch first) and gcc's library directory; libNAME.so before libNAME.a in each
+/// directory; -l:FILE for an exact name. A found ld script is expanded recursively.
+/// </summary>
+public sealed class LibrarySearch
+{
+    readonly List<string> _dirs;
+
+    public LibrarySearch(IEnumerable<string> userDirs, IEnumerable<string> defaultDirs)
+    {
+        _dirs = userDirs.Concat(defaultDirs).ToList();
+    }
+
+    public IReadOnlyList<string> Directories => _dirs;
+
+    public static LibrarySearch ForHost(IEnumerable<string> userDirs)
+    {
+        var defaults = new List<string>();
+        if (GccLibDir() is { } gcc) defaults.Add(gcc);
+        defaults.AddRange(new[]
+        {
+            "/usr/local/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
+            "/usr/local/lib", "/lib", "/usr/lib",
+        });
+        return new LibrarySearch(userDirs, defaults.Where(Directory.Exists));
+    }
+
+    /// <summary>The newest /usr/lib/gcc/x86_64-linux-gnu/N: libstdc++, libgcc and libgfortran live there.</summary>
+    static string? GccLibDir()
+    {
+        const string root = "/usr/lib/gcc/x86_64-linux-gnu";
+        if (!Directory.Exists(root)) return null;
+        return Directory.GetDirectories(root)
+            .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d).Split('.')[0], out int v), V: v))
+            .Where(x => x.Ok).OrderByDescending(x => x.V).Select(x => x.Dir).FirstOrDefault();
+    }
+
+    /// <summary>Finds -l NAME and expands it to the files it stands for.</summary>
+    public List<ResolvedInput> Resolve(string name)
+    {
+        string path = Find(name) ?? throw new LinkError($"cannot find -l{name} (searched: {string.Join(", ", _dirs)})");
+        return ExpandFile(path);
+    }
+
+    public string? Find(string name)
+    {
+        if (name.StartsWith(':'))
+        {
+            foreach (var d in _dirs) if (File.Exists(Path.Combine(d, name[1..]))) return Path.Combine(d, name[1..]);
+            return null;
+        }
+        foreach (var d in _dirs)
+        {
+            string so = Path.Combine(d, $"lib{name}.so"), a = Path.Combine(d, $"lib{name}.a");
+            if (File.Exists(so)) return so;
+            if (File.Exists(a)) return a;
+        }
+        return null;
+    }
+
+    /// <summary>libNAME.a only (for libgcc.a, which gcc links statically).</summary>
+    public string? TryFindStatic(string name)
+    {
+        foreach (var d in _dirs)
+            if (File.Exists(Path.Combine(d, $"lib{name}.a"))) return Path.Combine(d, $"lib{name}.a");
+        return null;
+    }
+
+    /// <summary>Classifies a file and, if it is an ld script, expands its entries recursively.</summary>
+    public List<ResolvedInput> ExpandFile(string path)
+    {
+        var result = new List<ResolvedInput>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        Expand(path, false, result, seen, 0);
+        return result;
+    }
+
+    void Expand(string path, bool asNeeded, List<ResolvedInput> into, HashSet<string> seen, int depth)
+    {
+        if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
+        if (!seen.Add(path)) return;
+        byte[] head;
+        try
+        {
+            using var f = File.OpenRead(path);
+            head = new byte[Math.Min(f.Length, 65536)];
+            f.ReadExactly(head);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
+        if (head.AsSpan().StartsWith("!<arch>\n"u8) || head.AsSpan().StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
+        if (head.AsSpan().StartsWith("\u007fELF"u8) && head.Length >= 18)
+        {
+            ushort type = BitConverter.ToUInt16(head, 16);
+            into.Add(new(path, type == 3 ? InputKind.SharedLibrary : InputKind.RelocatableObject, asNeeded));
+            return;
+        }
+        if (!LdScript.LooksLikeLdScript(head)) throw new LinkError($"{path}: file format not recognized");
+        var (entries, dirs) = LdScript.Parse(path, File.ReadAllText(path));
+        var search = dirs.Count == 0 ? this : new LibrarySearch(dirs, _dirs);
+        foreach (var e in entries)
+        {
+            string? p = e.IsLibName ? search.Find(e.PathOrLib)
+                : Path.IsPathRooted(e.PathOrLib) ? e.PathOrLib
+                : File.Exists(Path.Combine(Path.GetDirectoryName(path) ?? ".", e.PathOrLib)) ? Path.Combine(Path.GetDirectoryName(path) ?? ".", e.PathOrLib)
+                : search.Find(":" + e.PathOrLib);
+            if (p is null || !File.Exists(p))
+                throw new LinkError($"{path}: linker script names {(e.IsLibName ? "-l" : "")}{e.PathOrLib}, which cannot be found");
+            search.Expand(p, asNeeded || e.AsNeeded, into, seen, depth + 1);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using OrcSharp.JitLink;
+using OrcSharp.JitLink.Elf;
+using OrcSharp.Orc.Libraries;
+using OrcSharp.Platform;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Orc;
+
+/// <summary>An object file waiting to be linked: a display name (path, or "lib.a(member.o)") and its bytes.</summary>
+public readonly record struct ObjectInput(string Name, ReadOnlyMemory<byte> Bytes);
+
+/// <summary>
+/// Builds one link graph from a set of objects plus the archives that may supply members: objects are
+/// parsed in parallel, resolved in link order, archive members are pulled in while they resolve an
+/// undefined symbol (until nothing changes, like GNU ld), then edges are built in parallel.
+/// </summary>
+public sealed class LinkUnitBuilder
+{
+    public LinkGraph Graph { get; }
+    public SymbolTable Table { get; } = new();
+    readonly ILinkBackend _backend;
+    readonly HashSet<string> _comdats = new(StringComparer.Ordinal);
+    readonly CommonBlocks _commons = new();
+    readonly List<ElfObjectUnit> _units = new();
+
+    public LinkUnitBuilder(string name, ILinkBackend backend)
+    {
+        _backend = backend;
+        Graph = new LinkGraph(name, backend.Arch);
+    }
+
+    public void AddObjects(IReadOnlyList<ObjectInput> objects)
+    {
+        var units = new ElfObjectUnit[objects.Count];
+        ParallelLink.For(objects.Count, i => units[i] = ElfObjectUnit.Create(objects[i].Name, objects[i].Bytes, _backend));
+        foreach (var u in units) Resolve(u);
+    }
+
+    void Resolve(ElfObjectUnit unit)
+    {
+        unit.ResolveInto(Graph, Table, _comdats, _commons);
+        _units.Add(unit);
+    }
+
+    /// <summary>Loads archive members that define a strongly referenced, still undefined symbol, repeating
+    /// until no archive supplies anything more. <paramref name="isDefinedElsewhere"/> says whether a name
+    /// is already provided outside this unit (earlier links of the JITDylib).</summary>
+    public void LoadArchiveMembers(IReadOnlyList<StaticArchive> archives, Func<string, bool> isDefinedElsewhere)
+    {
+        if (archives.Count == 0) return;
+        var loaded = new HashSet<(StaticArchive, int)>();
+        bool changed = true;
+        while (changed)
+        {
+            changed = false;
+            foreach (var name in Table.StrongUndefinedNames())
+            {
+                if (isDefinedElsewhere(name)) continue;
+                foreach (var archive in archives)
+                {
+                    if (!archive.TryFindMemberDefining(name, out int member)) continue;
+                    if (loaded.Add((archive, member)))
+                    {
+                        Resolve(ElfObjectUnit.Create(archive.MemberDisplayName(member), archive.GetMemberBytes(member), _backend));
+                        changed = true;
+                    }
+                    break;
+                }
+            }
+        }
+    }
+
+    /// <summary>Places commons, defines linker-provided symbols, then builds all edges.</summary>
+    public void Complete(bool defineDsoHandle, Func<string, bool> isDefinedElsewhere)
+    {
+        _commons.Place(Graph, Table);
+        _backend.DefineSyntheticSymbols(Graph, Table);
+        LinkerDefinedSymbols.DefineStartStop(Graph, Table);
+        if (defineDsoHandle) LinkerDefinedSymbols.DefineDsoHandle(Graph, Table);
+        var zero = Symbol.Absolute(null, 0);
+        ParallelLink.For(_units.Count, i => _units[i].BuildEdges(Table, zero));
+        foreach (var s in Table.Symbols)
+        {
+            if (s.Kind == SymbolKind.External) Graph.ExternalSymbols.Add(s);
+            else if (s.Scope != SymbolScope.Local && s.Name is not null) Graph.DefinedSymbols.Add(s);
+        }
+    }
+
+    public IReadOnlyList<ElfObjectUnit> Units => _units;
+}
