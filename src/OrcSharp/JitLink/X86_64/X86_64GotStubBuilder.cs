@@ -35,7 +35,8 @@ sealed class X86_64GotStubBuilder
                     e.Target.Kind != SymbolKind.Absolute)
                 {
                     low32 = true;
-                    if (e.Target.Kind == SymbolKind.External) canonical.Add(e.Target);
+                    // A weak reference that resolved to nothing stays 0, as in a native link.
+                    if (e.Target.Kind == SymbolKind.External && e.Target.Offset != 0) canonical.Add(e.Target);
                 }
             }
 

@@ -1,0 +1,91 @@
+using System.Text;
+
+namespace OrcSharp.Conformance;
+
+public sealed record RunOutcome(bool Passed, string Detail);
+
+/// <summary>
+/// Builds a case with one matrix entry, links it natively (the oracle) and runs it, runs the same
+/// objects with orcsharp, and compares stdout, stderr and exit status byte for byte.
+/// </summary>
+public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, string? keepDir = null)
+{
+    public RunOutcome Run(CorpusCase c, MatrixEntry m)
+    {
+        string work = Path.Combine(keepDir ?? Path.GetTempPath(), "orcsharp-conf-" + Guid.NewGuid().ToString("N")[..12]);
+        Directory.CreateDirectory(work);
+        try { return RunIn(work, c, m); }
+        finally { if (keepDir is null) try { Directory.Delete(work, true); } catch (IOException) { } }
+    }
+
+    RunOutcome RunIn(string work, CorpusCase c, MatrixEntry m)
+    {
+        var objects = new List<string>();
+        foreach (var src in c.Sources)
+        {
+            string obj = Path.Combine(work, Path.GetFileNameWithoutExtension(src) + ".o");
+            var args = m.Flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(c.ExtraCompileFlags).Concat(["-c", src, "-o", obj]);
+            var r = ProcessRunner.Run(m.Compiler, args, work);
+            if (r.ExitCode != 0) return new(false, $"compile {Path.GetFileName(src)} failed: {Trim(r.StderrText)}");
+            objects.Add(obj);
+        }
+        var inputs = objects;
+        if (c.IsArchive)
+        {
+            var members = objects.Where(o => Path.GetFileName(o) != "main.o").ToList();
+            string lib = Path.Combine(work, "lib.a");
+            var r = ProcessRunner.Run("ar", new[] { "rcs", lib }.Concat(members), work);
+            if (r.ExitCode != 0) return new(false, $"ar failed: {Trim(r.StderrText)}");
+            inputs = objects.Where(o => Path.GetFileName(o) == "main.o").Append(lib).ToList();
+        }
+
+        string prog = Path.Combine(work, "prog");
+        string driver = c.Language == Language.C ? "gcc" : "g++";
+        var linkArgs = new List<string>(inputs) { "-o", prog, "-pthread" };
+        if (m.NoPie) linkArgs.Add("-no-pie");
+        linkArgs.AddRange(c.Libraries.Select(l => "-l" + l));
+        var link = ProcessRunner.Run(driver, linkArgs, work);
+        if (link.ExitCode != 0) return new(false, $"native link failed: {Trim(link.StderrText)}");
+
+        // The native program runs with argv[0] equal to the first input, as orcsharp run sets it.
+        var native = ProcessRunner.Run("bash", new[] { "-c", "exec -a \"$0\" \"$ORCSHARP_CONF_PROG\" \"$@\"", inputs[0] }.Concat(c.Arguments), work,
+            20000, new() { ["ORCSHARP_CONF_PROG"] = prog });
+        var jitArgs = new List<string> { "run" };
+        if (outOfProcess) jitArgs.Add("--oop");
+        foreach (var l in c.Libraries) { jitArgs.Add("-l"); jitArgs.Add(l); }
+        jitArgs.AddRange(inputs);
+        jitArgs.Add("--");
+        jitArgs.AddRange(c.Arguments);
+        var jit = ProcessRunner.Run(orcsharp, jitArgs, work);
+        return Compare(native, jit);
+    }
+
+    static RunOutcome Compare(ProcessResult native, ProcessResult jit)
+    {
+        if (native.TimedOut) return new(false, "native program timed out");
+        if (jit.TimedOut) return new(false, "orcsharp timed out");
+        var problems = new List<string>();
+        if (native.ExitCode != jit.ExitCode) problems.Add($"exit status {jit.ExitCode}, native {native.ExitCode}");
+        if (!native.Stdout.AsSpan().SequenceEqual(jit.Stdout)) problems.Add("stdout " + FirstDifference(native.Stdout, jit.Stdout));
+        if (!native.Stderr.AsSpan().SequenceEqual(jit.Stderr)) problems.Add("stderr " + FirstDifference(native.Stderr, jit.Stderr));
+        return problems.Count == 0 ? new(true, "") : new(false, string.Join("; ", problems));
+    }
+
+    static string FirstDifference(byte[] expected, byte[] actual)
+    {
+        var e = Encoding.UTF8.GetString(expected).Split('\n');
+        var a = Encoding.UTF8.GetString(actual).Split('\n');
+        for (int i = 0; i < Math.Max(e.Length, a.Length); i++)
+        {
+            string el = i < e.Length ? e[i] : "<end>", al = i < a.Length ? a[i] : "<end>";
+            if (el != al) return $"line {i + 1}: expected \"{Trim(el)}\", got \"{Trim(al)}\"";
+        }
+        return "differs";
+    }
+
+    static string Trim(string s)
+    {
+        s = s.ReplaceLineEndings(" ").Trim();
+        return s.Length > 300 ? s[..300] + "..." : s;
+    }
+}
