@@ -1,0 +1,37 @@
+using OrcSharp.Conformance;
+
+namespace OrcSharp.Tests;
+
+/// <summary>Paths and small helpers shared by the tests: the repo root, the orcsharp launcher, temp dirs, cc.</summary>
+public static class TestSupport
+{
+    public static string RepoRoot { get; } = FindRoot();
+    public static string Orcsharp => Path.Combine(RepoRoot, "orcsharp");
+
+    static string FindRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "OrcSharp.slnx"))) dir = dir.Parent;
+        return dir?.FullName ?? throw new InvalidOperationException("repo root (OrcSharp.slnx) not found");
+    }
+
+    public static string NewTempDir()
+    {
+        string d = Path.Combine(Path.GetTempPath(), "orcsharp-test-" + Guid.NewGuid().ToString("N")[..10]);
+        Directory.CreateDirectory(d);
+        return d;
+    }
+
+    /// <summary>Compiles C source text to an object in <paramref name="dir"/>; returns its path.</summary>
+    public static string CompileC(string dir, string name, string source, string flags = "-O1")
+    {
+        string src = Path.Combine(dir, name + ".c"), obj = Path.Combine(dir, name + ".o");
+        File.WriteAllText(src, source);
+        var r = ProcessRunner.Run("cc", flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(new[] { "-c", src, "-o", obj }), dir);
+        if (r.ExitCode != 0) throw new InvalidOperationException("cc failed: " + r.StderrText);
+        return obj;
+    }
+
+    public static ProcessResult Run(string cmd, params string[] args) => ProcessRunner.Run(cmd, args, timeoutMs: 60000);
+    public static ProcessResult RunOrcsharp(params string[] args) => ProcessRunner.Run(Orcsharp, args, timeoutMs: 120000);
+}
