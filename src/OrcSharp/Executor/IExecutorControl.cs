@@ -19,6 +19,8 @@ public static class BootstrapNames
 {
     public const string CopyRelocationApply = "orcsharp_copy_relocation_apply";
     public const string CopyRelocationUndo = "orcsharp_copy_relocation_undo";
+    public const string RegisterEhFrame = "orcsharp_register_eh_frame";
+    public const string DeregisterEhFrame = "orcsharp_deregister_eh_frame";
 }
 
 /// <summary>Counters that show the cost of talking to the executor.</summary>

@@ -78,7 +78,7 @@ public sealed class JITDylib
         builder.Complete(defineDsoHandle: DsoHandle.IsNull, DefinedHere);
 
         var initFini = new InitFiniCollector();
-        var plugins = new List<ILinkPlugin> { initFini, new CopyRelocations(_session.Executor, backend) };
+        var plugins = new List<ILinkPlugin> { initFini, new CopyRelocations(_session.Executor, backend), new EhFrameRegistration(_session.Executor) };
         plugins.AddRange(_session.Plugins);
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats);
 

@@ -208,9 +208,17 @@ public sealed class ElfObjectUnit
             if (_blocks[rsh.Info] is not { } block) continue;
             if (rsh.Link != Elf.SymtabIndex) throw Error(r, "relocation section does not use the object's symbol table");
             var relas = Elf.Relocations(r);
+            Func<uint, int>? remap = block.SourceSection == ".eh_frame" ? PruneEhFrame(block, relas, (int)rsh.Info) : null;
             block.Edges.Capacity = block.Edges.Count + relas.Length;
             foreach (ref readonly var rel in relas)
             {
+                uint relOffset = (uint)rel.Offset;
+                if (remap is not null)
+                {
+                    int mapped = remap(relOffset);
+                    if (mapped < 0) continue; // in an FDE of a discarded function
+                    relOffset = (uint)mapped;
+                }
                 uint type = rel.Type;
                 if (_backend.IsNoneRelocation(type)) continue;
                 uint symIndex = rel.SymbolIndex;
@@ -225,11 +233,36 @@ public sealed class ElfObjectUnit
                 }
                 if (!_backend.TryMapRelocation(type, out ushort kind, out int width))
                     throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: unsupported relocation type {_backend.RelocationName(type)} against '{target.DisplayName}'");
-                if (rel.Offset > block.Size || block.Size - rel.Offset < (ulong)width)
+                if (relOffset > block.Size || block.Size - relOffset < (ulong)width || rel.Offset > uint.MaxValue)
                     throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}' is outside the section");
-                block.Edges.Add(new Edge(kind, (uint)rel.Offset, target, rel.Addend));
+                block.Edges.Add(new Edge(kind, relOffset, target, rel.Addend));
             }
         }
+    }
+
+    /// <summary>Drops FDEs that refer to discarded sections; returns the offset map if anything moved.</summary>
+    Func<uint, int>? PruneEhFrame(Block block, ReadOnlySpan<Elf64Rela> relas, int section)
+    {
+        var data = block.Content.Span;
+        var records = EhFramePruner.Records(data, $"{DisplayName}: section .eh_frame");
+        bool[]? dead = null;
+        foreach (ref readonly var rel in relas)
+        {
+            uint symIndex = rel.SymbolIndex;
+            if (symIndex == 0 || symIndex >= (uint)_symbols.Length) continue;
+            var target = _symbols[symIndex];
+            if (target is not null && !(target.Kind == SymbolKind.Defined && target.Block!.Section is null)) continue;
+            ulong at = rel.Offset;
+            int rec = records.FindIndex(x => at >= (ulong)x.Start && at < (ulong)x.End);
+            if (rec < 0) throw Error(section, $"offset 0x{rel.Offset:x}: relocation outside every .eh_frame record");
+            if (records[rec].IsCie) throw Error(section, "a CIE refers to a discarded section");
+            (dead ??= new bool[records.Count])[rec] = true;
+        }
+        if (dead is null) return null;
+        var (content, map) = EhFramePruner.Prune(data, records, dead);
+        block.Content = content;
+        block.Size = (ulong)content.Length;
+        return map;
     }
 }
 

@@ -88,7 +88,7 @@ public sealed class X86_64Backend : ILinkBackend
     }
 
     public bool ShouldLoadSection(string name, in Elf64SectionHeader header) =>
-        header.Type != ElfAbi.ShtNote && name != ".eh_frame" && header.Type != ElfAbi.ShtX86_64Unwind;
+        header.Type != ElfAbi.ShtNote;
 
     public MemProt SectionProt(string name, ulong flags)
     {

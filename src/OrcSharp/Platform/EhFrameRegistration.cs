@@ -1,0 +1,35 @@
+using OrcSharp.Executor;
+using OrcSharp.JitLink;
+using OrcSharp.Executor.TargetProcess;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Platform;
+
+/// <summary>
+/// Makes a link's .eh_frame known to the system unwinder so C++ exceptions propagate through JIT'd
+/// frames: the section gets its zero terminator, registration is a finalize action and deregistration
+/// the paired dealloc action, so removed code can no longer be unwound into.
+/// </summary>
+public sealed class EhFrameRegistration(IExecutorControl executor) : ILinkPlugin
+{
+    Block? _first;
+
+    public void PrePrune(LinkGraph graph)
+    {
+        if (graph.FindSection(".eh_frame") is not { Blocks.Count: > 0 } section) return;
+        section.Blocks.RemoveAll(b => b.Size == 0);
+        if (section.Blocks.Count == 0) return;
+        _first = section.Blocks[0];
+        section.Blocks.Add(new Block(section, new byte[4], 4, 4, false, "<linker>", ".eh_frame terminator"));
+    }
+
+    public void AddFinalizeActions(LinkGraph graph, List<AllocActionCallPair> actions)
+    {
+        if (_first is null) return;
+        var arg = EhFrameRuntime.EncodeArgument(_first.Address);
+        var boot = executor.BootstrapSymbols;
+        actions.Add(new AllocActionCallPair(
+            new WrapperCall(boot[BootstrapNames.RegisterEhFrame], arg),
+            new WrapperCall(boot[BootstrapNames.DeregisterEhFrame], arg)));
+    }
+}
