@@ -28,3 +28,18 @@ public class OwnCorpusTests
         Assert.All(cases, c => Assert.Equal(8, BuildMatrix.For(c).Count));
     }
 }
+
+/// <summary>Builds outside the README matrix: one section per function and per datum.</summary>
+public class SectionPerSymbolTests
+{
+    [Theory]
+    [InlineData("c/multi", "gcc")]
+    [InlineData("c/func_ptrs", "clang-14")]
+    [InlineData("c/archive", "gcc")]
+    public void FunctionAndDataSectionsMatchNativeLink(string caseName, string compiler)
+    {
+        var c = CorpusCase.Discover(Path.Combine(TestSupport.RepoRoot, "tests", "corpus")).Single(x => x.Name == caseName);
+        var outcome = new CaseRunner(TestSupport.Orcsharp).Run(c, new MatrixEntry(compiler, "-O2 -ffunction-sections -fdata-sections"));
+        Assert.True(outcome.Passed, outcome.Detail);
+    }
+}
