@@ -2,6 +2,9 @@ using OrcSharp.Conformance;
 
 // Conformance runner: every case of a corpus, in its build matrix, natively linked vs orcsharp run.
 string? corpus = null, orcsharp = null, filter = null, keep = null;
+// Known gaps: runs whose name contains the key are expected to fail (for the stated reason) until the
+// issue that closes the gap lands. They still run; an unexpected pass is a failure, so the list stays true.
+var knownGaps = new List<(string Match, string Reason)>();
 bool oop = false;
 int jobs = Environment.ProcessorCount;
 for (int i = 0; i < args.Length; i++)
@@ -15,12 +18,17 @@ for (int i = 0; i < args.Length; i++)
         case "--jobs": jobs = int.Parse(Next()); break;
         case "--keep": keep = Path.GetFullPath(Next()); break;
         case "--oop": oop = true; break;
+        case "--known-gap":
+            var spec = Next();
+            int eq = spec.IndexOf('=');
+            knownGaps.Add(eq < 0 ? (spec, "known gap") : (spec[..eq], spec[(eq + 1)..]));
+            break;
         default: Console.Error.WriteLine($"conformance: unknown argument {args[i]}"); return 2;
     }
 }
 if (corpus is null || orcsharp is null)
 {
-    Console.Error.WriteLine("usage: conformance --corpus DIR --orcsharp PATH [--oop] [--filter TEXT] [--jobs N] [--keep DIR]");
+    Console.Error.WriteLine("usage: conformance --corpus DIR --orcsharp PATH [--oop] [--filter TEXT] [--jobs N] [--keep DIR] [--known-gap TEXT=REASON]...");
     return 2;
 }
 orcsharp = Path.GetFullPath(orcsharp);
@@ -31,12 +39,20 @@ var runs = CorpusCase.Discover(Path.GetFullPath(corpus))
 var runner = new CaseRunner(orcsharp, oop, keep);
 var results = new RunOutcome[runs.Count];
 Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, i => results[i] = runner.Run(runs[i].Case, runs[i].Entry));
-int passed = 0, failed = 0;
+int passed = 0, failed = 0, expected = 0;
 for (int i = 0; i < runs.Count; i++)
 {
     var (c, m) = runs[i];
-    if (results[i].Passed) { passed++; Console.WriteLine($"PASS {c.Name} {m}{(oop ? " --oop" : "")}"); }
-    else { failed++; Console.WriteLine($"FAIL {c.Name} {m}{(oop ? " --oop" : "")}: {results[i].Detail}"); }
+    string name = $"{c.Name} {m}{(oop ? " --oop" : "")}";
+    var gap = knownGaps.FirstOrDefault(g => name.Contains(g.Match, StringComparison.Ordinal));
+    if (gap.Match is not null)
+    {
+        if (results[i].Passed) { failed++; Console.WriteLine($"FAIL {name}: passed, but is listed as a known gap ({gap.Reason}); remove it from the list"); }
+        else { expected++; Console.WriteLine($"XFAIL {name}: known gap ({gap.Reason}): {results[i].Detail}"); }
+    }
+    else if (results[i].Passed) { passed++; Console.WriteLine($"PASS {name}"); }
+    else { failed++; Console.WriteLine($"FAIL {name}: {results[i].Detail}"); }
 }
-Console.WriteLine($"{passed} passed, {failed} failed");
-return failed == 0 && runs.Count > 0 ? 0 : 1;
+if (expected > 0) Console.WriteLine($"{expected} runs are known gaps that failed as expected (counted as skipped, not passed)");
+Console.WriteLine($"{passed} passed, {failed} failed" + (expected > 0 ? $", {expected} skipped" : ""));
+return failed == 0 && passed > 0 ? 0 : 1;

@@ -224,34 +224,22 @@ public sealed class X86_64Backend : ILinkBackend
         BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)v);
     }
 
-    static void WriteS32(Span<byte> f, long v, Block b, in Edge e)
-    {
-        if (v != (int)v) throw OutOfRange(b, e, v);
-        BinaryPrimitives.WriteInt32LittleEndian(f, (int)v);
-    }
+    static void WriteS32(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, int.MinValue, int.MaxValue, 4, b, e);
+    static void Write16(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, short.MinValue, ushort.MaxValue, 2, b, e);
+    static void WriteS16(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, short.MinValue, short.MaxValue, 2, b, e);
+    static void Write8(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, sbyte.MinValue, byte.MaxValue, 1, b, e);
+    static void WriteS8(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, sbyte.MinValue, sbyte.MaxValue, 1, b, e);
 
-    static void Write16(Span<byte> f, long v, Block b, in Edge e)
+    /// <summary>Writes the low <paramref name="width"/> bytes of v after checking it lies in [min, max].</summary>
+    static void WriteChecked(Span<byte> f, long v, long min, long max, int width, Block b, in Edge e)
     {
-        if (v < short.MinValue || v > ushort.MaxValue) throw OutOfRange(b, e, v);
-        BinaryPrimitives.WriteUInt16LittleEndian(f, (ushort)v);
-    }
-
-    static void WriteS16(Span<byte> f, long v, Block b, in Edge e)
-    {
-        if (v != (short)v) throw OutOfRange(b, e, v);
-        BinaryPrimitives.WriteInt16LittleEndian(f, (short)v);
-    }
-
-    static void Write8(Span<byte> f, long v, Block b, in Edge e)
-    {
-        if (v < sbyte.MinValue || v > byte.MaxValue) throw OutOfRange(b, e, v);
-        f[0] = (byte)v;
-    }
-
-    static void WriteS8(Span<byte> f, long v, Block b, in Edge e)
-    {
-        if (v != (sbyte)v) throw OutOfRange(b, e, v);
-        f[0] = (byte)v;
+        if (v < min || v > max) throw OutOfRange(b, e, v);
+        switch (width)
+        {
+            case 1: f[0] = (byte)v; break;
+            case 2: BinaryPrimitives.WriteUInt16LittleEndian(f, (ushort)v); break;
+            default: BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)v); break;
+        }
     }
 
     static LinkError OutOfRange(Block b, in Edge e, long v) =>
