@@ -57,4 +57,11 @@ public interface IExecutorControl : IDisposable
     /// <summary>Runs a program: initializers, main(argc, argv, envp), then exit with main's result so
     /// atexit handlers and finalizers run and stdio is flushed. In-process this does not return.</summary>
     int RunProgram(ProgramStart start);
+
+    /// <summary>Runs initializers as dlopen does: each gets (argc, argv, envp) of an empty command line.</summary>
+    void RunInitializers(IReadOnlyList<ExecutorAddr> initializers);
+
+    /// <summary>Tears down a JITDylib's runtime state as dlclose does: its finalizers run in the given
+    /// order, then __cxa_finalize(dsoHandle) runs the atexit and __cxa_atexit handlers registered for it.</summary>
+    void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers);
 }

@@ -13,6 +13,8 @@ public interface ILinkBackend
     ushort ElfMachine { get; }
 
     bool IsNoneRelocation(uint type);
+    /// <summary>The edge kind that stores a target's full address (S + A) in a pointer-sized field.</summary>
+    ushort PointerEdgeKind { get; }
     /// <summary>Maps an ELF relocation type to this backend's edge kind and the width of the field it writes.</summary>
     bool TryMapRelocation(uint type, out ushort kind, out int width);
     string RelocationName(uint type);

@@ -31,5 +31,31 @@ public sealed class ExecutionSession : IDisposable
         return jd;
     }
 
+    /// <summary>Runs the initializers of every unit of <paramref name="jd"/> not yet initialized, in link order.</summary>
+    public void Initialize(JITDylib jd)
+    {
+        foreach (var unit in jd.Units)
+        {
+            if (unit.Initialized) continue;
+            unit.Initialized = true;
+            Executor.RunInitializers(unit.Initializers);
+        }
+    }
+
+    /// <summary>
+    /// Removes a JITDylib and everything linked into it: its atexit/__cxa_atexit handlers and finalizers run
+    /// (if it was initialized), then all its allocations are freed in one bulk deallocation, whose dealloc
+    /// actions deregister eh-frames and undo copy relocations. Its names can then be defined again.
+    /// </summary>
+    public void RemoveJITDylib(JITDylib jd)
+    {
+        if (!_dylibs.Remove(jd)) throw new LinkError($"JITDylib '{jd.Name}' is not part of this session");
+        var units = jd.Units;
+        if (units.Any(u => u.Initialized))
+            Executor.RunDeinitializers(jd.DsoHandle, units.Where(u => u.Initialized).Reverse().SelectMany(u => u.Finalizers).ToList());
+        Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
+        jd.Clear();
+    }
+
     public void Dispose() => Executor.Dispose();
 }

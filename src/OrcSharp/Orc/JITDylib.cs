@@ -13,6 +13,8 @@ public sealed class LinkedUnit
     public required IReadOnlyList<ExecutorAddr> Initializers { get; init; }
     public required IReadOnlyList<ExecutorAddr> Finalizers { get; init; }
     public required LinkStats Stats { get; init; }
+    /// <summary>Whether its initializers have run (so removal must run its finalizers).</summary>
+    public bool Initialized { get; internal set; }
 }
 
 /// <summary>
@@ -128,4 +130,13 @@ public sealed class JITDylib
     public ExecutorAddr? Lookup(string name) => _symbols.TryGetValue(name, out var d) ? d.Address : null;
 
     public IReadOnlyList<ExecutorAddr> LibraryHandles => _libraries;
+
+    /// <summary>Forgets everything linked (after the session freed it).</summary>
+    internal void Clear()
+    {
+        _units.Clear();
+        _symbols.Clear();
+        _pending.Clear();
+        DsoHandle = default;
+    }
 }

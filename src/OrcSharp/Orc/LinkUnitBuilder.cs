@@ -76,7 +76,7 @@ public sealed class LinkUnitBuilder
         _commons.Place(Graph, Table);
         _backend.DefineSyntheticSymbols(Graph, Table);
         LinkerDefinedSymbols.DefineStartStop(Graph, Table);
-        if (defineDsoHandle) LinkerDefinedSymbols.DefineDsoHandle(Graph, Table);
+        if (defineDsoHandle) LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
         var zero = Symbol.Absolute(null, 0);
         ParallelLink.For(_units.Count, i => _units[i].BuildEdges(Table, zero));
         foreach (var s in Table.Symbols)

@@ -23,14 +23,16 @@ public static class LinkerDefinedSymbols
         }
     }
 
-    /// <summary>Defines __dso_handle (8 bytes of its own, hidden): the first link unit of each JITDylib gets one.</summary>
-    public static Symbol? DefineDsoHandle(LinkGraph graph, SymbolTable table)
+    /// <summary>Defines __dso_handle (8 bytes of its own, hidden, holding its own address as crtbegin's
+    /// does in a shared object): the first link unit of each JITDylib gets one.</summary>
+    public static Symbol? DefineDsoHandle(LinkGraph graph, SymbolTable table, ushort pointerEdgeKind)
     {
         if (table.TryGet("__dso_handle", out var s) && s.IsDefined) return null;
         var section = graph.GetOrCreateSection("$__dso_handle", MemProt.Read);
         var block = new Block(section, new byte[8], 8, 8, false, "<linker>", "__dso_handle");
         section.Blocks.Add(block);
         var sym = Symbol.Defined("__dso_handle", block, 0, 8, Linkage.Strong, SymbolScope.Hidden, false);
+        block.Edges.Add(new Edge(pointerEdgeKind, 0, sym, 0));
         sym.Origin = "<linker>";
         table.DefineSynthetic(sym);
         return sym;

@@ -40,6 +40,12 @@ public sealed class InProcessExecutorControl : IExecutorControl
 
     public int RunProgram(ProgramStart start) => ProgramRunner.Run(start, name => LibC.dlsym(_libc, name));
 
+    public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers) =>
+        ProgramRunner.RunInitializers(initializers, name => LibC.dlsym(_libc, name));
+
+    public void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers) =>
+        ProgramRunner.RunDeinitializers(dsoHandle, finalizers, name => LibC.dlsym(_libc, name));
+
     public void Dispose() { }
 
     sealed class Access(ExecutorMemory memory) : IExecutorMemoryAccess

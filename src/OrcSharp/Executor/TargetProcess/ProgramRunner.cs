@@ -35,6 +35,23 @@ public static unsafe class ProgramRunner
         return status; // not reached
     }
 
+    public static void RunInitializers(IReadOnlyList<ExecutorAddr> initializers, Func<string, nint> libcSymbol)
+    {
+        var argv = (nint*)NativeMemory.AllocZeroed(1, (nuint)sizeof(nint));
+        nint environPtr = libcSymbol("environ");
+        nint envp = environPtr == 0 ? 0 : *(nint*)environPtr;
+        foreach (var init in initializers) ((delegate* unmanaged<int, nint*, nint, void>)init.Value)(0, argv, envp);
+    }
+
+    public static void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers, Func<string, nint> libcSymbol)
+    {
+        // As dlclose does for a shared object: its fini array first, then (crtbegin's last fini entry)
+        // __cxa_finalize for its DSO handle, which runs its atexit and __cxa_atexit handlers.
+        foreach (var f in finalizers) ((delegate* unmanaged<void>)f.Value)();
+        var cxaFinalize = (delegate* unmanaged<nint, void>)libcSymbol("__cxa_finalize");
+        if (cxaFinalize != null && !dsoHandle.IsNull) cxaFinalize((nint)dsoHandle.Value);
+    }
+
     [UnmanagedCallersOnly]
     static void RunFinalizers(nint context)
     {

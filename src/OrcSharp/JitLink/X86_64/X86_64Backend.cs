@@ -34,6 +34,7 @@ public sealed class X86_64Backend : ILinkBackend
     public string RelocationName(uint type) => type < RelocNames.Length ? RelocNames[type] : $"unknown relocation type {type}";
     public string EdgeKindName(ushort kind) => ((X86Edge)kind).ToString();
     public bool IsNoneRelocation(uint type) => type == R_NONE;
+    public ushort PointerEdgeKind => (ushort)X86Edge.Pointer64;
 
     public bool TryMapRelocation(uint type, out ushort kind, out int width)
     {
