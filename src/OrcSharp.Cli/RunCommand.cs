@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OrcSharp.Executor;
 using OrcSharp.Executor.InProcess;
+using OrcSharp.JitLink;
 using OrcSharp.Orc;
 using OrcSharp.Shared;
 
@@ -36,7 +37,13 @@ public static class RunCommand
         loader.AddDefaultLibraries(cxx);
         double loadMs = sw.Elapsed.TotalMilliseconds;
 
-        var unit = jd.Link();
+        LinkedUnit unit;
+        try { unit = jd.Link(); }
+        catch (StaticTlsExhaustedError e)
+        {
+            StaticTlsReexec.RestartWithReserve(e);
+            throw;
+        }
         var entry = jd.Lookup(o.Entry) ?? throw new LinkError($"entry point '{o.Entry}' is not defined");
         if (o.Stats) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;

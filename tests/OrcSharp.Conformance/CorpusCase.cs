@@ -70,11 +70,16 @@ public static class BuildMatrix
         "-O2 -fPIC -ftls-model=initial-exec", "-O2 -ftls-model=initial-exec",
     ];
 
+    static readonly string[] GnuDialectFlags = ["-O2 -fPIC -mtls-dialect=gnu2", "-O0 -fPIC -mtls-dialect=gnu2"];
+
     public static List<MatrixEntry> For(CorpusCase c)
     {
         var compilers = c.Language == Language.C ? new[] { "gcc", "clang-14" } : new[] { "g++", "clang++-14" };
         var flags = (c.Language == Language.C ? CFlags : CxxFlags).AsEnumerable();
         if (c.UsesThreadLocals) flags = flags.Concat(TlsFlags);
-        return compilers.SelectMany(cc => flags.Select(f => new MatrixEntry(cc, f))).ToList();
+        var entries = compilers.SelectMany(cc => flags.Select(f => new MatrixEntry(cc, f))).ToList();
+        // The TLS descriptor dialect: gcc only (clang 14 has no -mtls-dialect on x86-64).
+        if (c.UsesThreadLocals) entries.AddRange(GnuDialectFlags.Select(f => new MatrixEntry(compilers[0], f)));
+        return entries;
     }
 }

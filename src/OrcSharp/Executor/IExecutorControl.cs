@@ -1,3 +1,4 @@
+using OrcSharp.JitLink;
 using OrcSharp.Memory;
 using OrcSharp.Shared;
 
@@ -21,6 +22,7 @@ public static class BootstrapNames
     public const string CopyRelocationUndo = "orcsharp_copy_relocation_undo";
     public const string RegisterEhFrame = "orcsharp_register_eh_frame";
     public const string DeregisterEhFrame = "orcsharp_deregister_eh_frame";
+    public const string ReleaseTlsModule = "orcsharp_release_tls_module";
 }
 
 /// <summary>Counters that show the cost of talking to the executor.</summary>
@@ -34,7 +36,7 @@ public sealed class ExecutorStats
 /// Control of the process that runs JIT'd code. Two implementations share every line of linking code:
 /// in-process (memory access is a memcpy, calls are function pointers) and remote (SimpleRemoteEPC).
 /// </summary>
-public interface IExecutorControl : IDisposable
+public interface IExecutorControl : ITlsModuleHost, IDisposable
 {
     string TargetTriple { get; }
     uint PageSize { get; }

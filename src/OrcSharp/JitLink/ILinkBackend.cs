@@ -34,6 +34,9 @@ public interface ILinkBackend
     /// absolute or PC-relative): such references to library data need a copy in reach.</summary>
     bool IsNarrowReference(ushort kind);
 
+    /// <summary>Whether an edge kind must target a thread-local symbol (true), must not (false), or may (null).</summary>
+    bool? RequiresThreadLocalTarget(ushort kind);
+
     /// <summary>Whether the edge's value, with its block at its assigned address, overflows its field.</summary>
     bool IsOutOfRange(Block block, in Edge edge);
 
@@ -44,5 +47,9 @@ public interface ILinkBackend
 /// <summary>What the GOT/stub pass learned that allocation needs to know.</summary>
 public readonly record struct BackendPassResult(bool NeedsLow32BitAddresses);
 
-/// <summary>Link-wide values some formulas need.</summary>
-public readonly record struct FixupContext(ExecutorAddr GotBase);
+/// <summary>Link-wide values some formulas need: the GOT base, and the link's TLS module once it exists.</summary>
+public readonly record struct FixupContext(ExecutorAddr GotBase, TlsModule? TlsModule = null)
+{
+    public TlsModule Tls(Block block, in Edge edge) => TlsModule ?? throw new LinkError(
+        $"{block.SourceFile}: section {block.SourceSection}: offset 0x{edge.Offset:x}: thread-local fixup against '{edge.Target.DisplayName}' inside a thread-local initial image");
+}

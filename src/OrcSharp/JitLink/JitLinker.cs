@@ -38,7 +38,7 @@ public sealed class LinkStats
 public static class JitLinker
 {
     public static FinalizedAlloc Link(LinkGraph graph, ILinkBackend backend, IJitLinkMemoryManager memory,
-        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null)
+        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null, ITlsModuleHost? tls = null)
     {
         var sw = Stopwatch.StartNew();
         // External addresses are known before layout (everything they name already exists in the
@@ -48,6 +48,8 @@ public static class JitLinker
 
         foreach (var p in plugins) p.PrePrune(graph);
         var passResult = backend.BuildGotAndStubs(graph);
+        var tlsImage = ThreadLocalImage.Compute(graph);
+        if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
         if (stats is not null) { stats.PassesMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
 
         var placement = passResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
@@ -63,12 +65,22 @@ public static class JitLinker
             if (!changed || attempt > 0) break;
             alloc.Abandon();
         }
+        TlsModule? tlsModule = null;
+        bool tlsOwnedByAllocation = false;
         try
         {
             if (stats is not null) { stats.LayoutAllocMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
 
             var gotBase = graph.DefinedSymbols.FirstOrDefault(s => s.Name == "_GLOBAL_OFFSET_TABLE_")?.Address ?? default;
             var ctx = new FixupContext(gotBase);
+            if (!tlsImage.IsEmpty)
+            {
+                // The initial image must hold its final bytes before the thread library copies it into
+                // every thread; code that addresses TLS needs the module's offset, so it is fixed up after.
+                var initialImage = tlsImage.BuildInitialImage(backend, ctx);
+                tlsModule = tls!.CreateTlsModule(initialImage, tlsImage.MemSize, tlsImage.Alignment);
+                ctx = ctx with { TlsModule = tlsModule };
+            }
             var work = layout.ContentBlocks;
             ParallelLink.For(work.Count, i =>
             {
@@ -93,7 +105,10 @@ public static class JitLinker
             }
             foreach (var p in plugins) p.PostFixup(graph, FixedUp);
             var actions = new List<AllocActionCallPair>();
+            // First in, so its release runs last, after every other dealloc action.
+            if (tlsModule is { } m) actions.Add(new AllocActionCallPair(default, tls!.ReleaseAction(m)));
             foreach (var p in plugins) p.AddFinalizeActions(graph, actions);
+            tlsOwnedByAllocation = true;
             var result = alloc.Finalize(actions);
             if (stats is not null) stats.FinalizeMs += sw.Elapsed.TotalMilliseconds;
             return result;
@@ -101,6 +116,7 @@ public static class JitLinker
         catch
         {
             alloc.Abandon();
+            if (tlsModule is { } m && !tlsOwnedByAllocation) tls!.ReleaseTlsModule(m);
             throw;
         }
     }

@@ -6,7 +6,7 @@ namespace OrcSharp.JitLink;
 /// <summary>
 /// Places blocks into segments: one per (protection, lifetime), code first, finalize-lifetime last.
 /// Sections stay contiguous (so __start_/__stop_ bracket them); zero-fill sections go at the end of their
-/// segment so their pages need no content.
+/// segment so their pages need no content. Thread-local sections are not placed here (see ThreadLocalImage).
 /// </summary>
 public sealed class SegmentLayout
 {
@@ -22,7 +22,7 @@ public sealed class SegmentLayout
     public static SegmentLayout Compute(LinkGraph graph)
     {
         var layout = new SegmentLayout();
-        var groups = graph.Sections.Where(s => s.Blocks.Count > 0)
+        var groups = graph.Sections.Where(s => s.Blocks.Count > 0 && !s.IsThreadLocal)
             .GroupBy(s => s.Group).OrderBy(g => GroupOrder(g.Key));
         foreach (var group in groups)
         {

@@ -82,10 +82,11 @@ public sealed class JITDylib
         var initFini = new InitFiniCollector();
         var plugins = new List<ILinkPlugin> { initFini, new CopyRelocations(_session.Executor, backend), new EhFrameRegistration(_session.Executor) };
         plugins.AddRange(_session.Plugins);
-        var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats);
+        var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor);
 
         foreach (var s in builder.Graph.DefinedSymbols)
-            if (s.Name is { Length: > 0 } n && (s.Scope != SymbolScope.Local)) _symbols[n] = (s.Address, s.Scope);
+            // A thread-local's "address" is its offset in this link's TLS block: not exported to later links.
+            if (s.Name is { Length: > 0 } n && s.Scope != SymbolScope.Local && !s.IsThreadLocal) _symbols[n] = (s.Address, s.Scope);
         if (DsoHandle.IsNull && _symbols.TryGetValue("__dso_handle", out var dso)) DsoHandle = dso.Address;
         var unit = new LinkedUnit { Allocation = alloc, Initializers = initFini.Initializers, Finalizers = initFini.Finalizers, Stats = stats };
         _units.Add(unit);

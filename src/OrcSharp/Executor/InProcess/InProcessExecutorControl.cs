@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using OrcSharp.Executor.TargetProcess;
+using OrcSharp.JitLink;
 using OrcSharp.Memory;
 using OrcSharp.Shared;
 
@@ -45,6 +46,14 @@ public sealed class InProcessExecutorControl : IExecutorControl
 
     public void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers) =>
         ProgramRunner.RunDeinitializers(dsoHandle, finalizers, name => LibC.dlsym(_libc, name));
+
+    public TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment) =>
+        TlsModuleRuntime.Create(initialImage, memSize, alignment);
+
+    public WrapperCall ReleaseAction(TlsModule module) =>
+        new(BootstrapSymbols[BootstrapNames.ReleaseTlsModule], TlsModuleRuntime.EncodeReleaseArgument(module.Handle));
+
+    public void ReleaseTlsModule(TlsModule module) => TlsModuleRuntime.Release(module.Handle);
 
     public void Dispose() { }
 

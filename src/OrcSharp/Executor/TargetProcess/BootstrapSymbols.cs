@@ -10,6 +10,7 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.CopyRelocationApply] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&CopyRelocationRuntime.ApplyWrapper),
         [BootstrapNames.CopyRelocationUndo] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&CopyRelocationRuntime.UndoWrapper),
         [BootstrapNames.RegisterEhFrame] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&EhFrameRuntime.RegisterWrapper),
+        [BootstrapNames.ReleaseTlsModule] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&TlsModuleRuntime.ReleaseWrapper),
         [BootstrapNames.DeregisterEhFrame] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&EhFrameRuntime.DeregisterWrapper),
     };
 }

@@ -93,7 +93,7 @@ public sealed class ExecutorMemory
         {
             foreach (var action in request.Actions)
             {
-                WrapperFunctions.CallChecked(action.Finalize, "finalize action");
+                if (!action.Finalize.Function.IsNull) WrapperFunctions.CallChecked(action.Finalize, "finalize action");
                 if (action.Dealloc is { } d) deallocs.Add(d);
             }
         }

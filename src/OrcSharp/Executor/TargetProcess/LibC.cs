@@ -11,8 +11,13 @@ internal static unsafe partial class LibC
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
     public const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, Map32Bit = 0x40,
         MapNoReserve = 0x4000, MapFixedNoReplace = 0x100000;
-    public const int RtldLazy = 1, RtldNow = 2, RtldGlobal = 0x100;
+    public const int RtldLazy = 1, RtldNow = 2, RtldLocal = 0, RtldGlobal = 0x100;
+    public const uint MfdCloexec = 1;
     public static readonly nint MapFailed = -1;
+
+    // Binds dlerror before any dlopen: binding it lazily after a failure would go through the loader
+    // and clear the very message it is asked for. Callers read the message right after the failure.
+    static LibC() => dlerror();
 
     [LibraryImport(Lib, SetLastError = true)] public static partial nint mmap(nint addr, nuint length, int prot, int flags, int fd, nint offset);
     [LibraryImport(Lib, SetLastError = true)] public static partial int munmap(nint addr, nuint length);
@@ -21,6 +26,11 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] public static partial nint dlsym(nint handle, string name);
     [LibraryImport(Lib)] public static partial nint dlsym(nint handle, byte* name);
     [LibraryImport(Lib)] public static partial nint dlerror();
+    [LibraryImport(Lib)] public static partial int dlclose(nint handle);
+    [LibraryImport(Lib)] public static partial int dlinfo(nint handle, int request, void* info);
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int memfd_create(string name, uint flags);
+    [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, void* buf, nuint count);
+    [LibraryImport(Lib)] public static partial int close(int fd);
     [LibraryImport(Lib)] public static partial int getpagesize();
     [LibraryImport(Lib)] public static partial void exit(int status);
     [LibraryImport(Lib)] public static partial int fflush(nint stream);

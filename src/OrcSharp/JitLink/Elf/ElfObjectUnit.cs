@@ -90,7 +90,10 @@ public sealed class ElfObjectUnit
             if (type == ElfAbi.SttSection)
             {
                 if (shndx is > 0 and < ElfAbi.ShnLoReserve && _blocks[shndx] is { } sb)
+                {
                     _symbols[i] = Symbol.Defined(null, sb, 0, 0, Linkage.Strong, SymbolScope.Local, false);
+                    _symbols[i]!.IsThreadLocal = (Elf.Sections[shndx].Flags & ElfAbi.ShfTls) != 0;
+                }
                 continue;
             }
             if (type == ElfAbi.SttGnuIfunc)
@@ -107,6 +110,7 @@ public sealed class ElfObjectUnit
             else if (shndx == ElfAbi.ShnCommon)
             {
                 if (local) throw Elf.Error($"local symbol '{name}' is common");
+                if (type == ElfAbi.SttTls) throw Elf.Error($"thread-local common symbol '{name}' is not supported (build with -fno-common)");
                 ulong align = Math.Max(1, s.Value);
                 if ((align & (align - 1)) != 0) throw Elf.Error($"common symbol '{name}' has alignment {align}, not a power of two");
                 var block = new Block(null!, default, s.Size, align, true, DisplayName, "COMMON");
@@ -235,9 +239,20 @@ public sealed class ElfObjectUnit
                     throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: unsupported relocation type {_backend.RelocationName(type)} against '{target.DisplayName}'");
                 if (relOffset > block.Size || block.Size - relOffset < (ulong)width || rel.Offset > uint.MaxValue)
                     throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}' is outside the section");
+                if (_backend.RequiresThreadLocalTarget(kind) is { } needsTls && needsTls != target.IsThreadLocal)
+                    throw ThreadLocalMismatch((int)rsh.Info, rel.Offset, type, target, needsTls);
                 block.Edges.Add(new Edge(kind, relOffset, target, rel.Addend));
             }
         }
+    }
+
+    LinkError ThreadLocalMismatch(int section, ulong offset, uint type, Symbol target, bool needsTls)
+    {
+        string where = $"offset 0x{offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}'";
+        if (!needsTls) return Error(section, $"{where}: the symbol is thread-local, so only a TLS relocation can refer to it");
+        if (target.Kind == SymbolKind.External)
+            return Error(section, $"{where}: thread-local symbol is not defined in this link (thread-locals of shared libraries and of earlier links are not supported)");
+        return Error(section, $"{where}: TLS relocation against a symbol that is not thread-local");
     }
 
     /// <summary>Drops FDEs that refer to discarded sections; returns the offset map if anything moved.</summary>

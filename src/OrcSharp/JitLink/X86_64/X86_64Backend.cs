@@ -16,7 +16,9 @@ public sealed class X86_64Backend : ILinkBackend
     // ELF relocation numbers (psABI).
     const uint R_NONE = 0, R_64 = 1, R_PC32 = 2, R_GOT32 = 3, R_PLT32 = 4, R_GOTPCREL = 9, R_32 = 10, R_32S = 11,
         R_16 = 12, R_PC16 = 13, R_8 = 14, R_PC8 = 15, R_PC64 = 24, R_GOTOFF64 = 25, R_GOTPC32 = 26, R_GOT64 = 27,
-        R_GOTPCREL64 = 28, R_GOTPC64 = 29, R_PLTOFF64 = 31, R_SIZE32 = 32, R_SIZE64 = 33, R_GOTPCRELX = 41, R_REX_GOTPCRELX = 42;
+        R_GOTPCREL64 = 28, R_GOTPC64 = 29, R_PLTOFF64 = 31, R_SIZE32 = 32, R_SIZE64 = 33, R_GOTPCRELX = 41, R_REX_GOTPCRELX = 42,
+        R_DTPMOD64 = 16, R_DTPOFF64 = 17, R_TPOFF64 = 18, R_TLSGD = 19, R_TLSLD = 20, R_DTPOFF32 = 21, R_GOTTPOFF = 22,
+        R_TPOFF32 = 23, R_GOTPC32_TLSDESC = 34, R_TLSDESC_CALL = 35;
 
     static readonly string[] RelocNames =
     {
@@ -62,11 +64,28 @@ public sealed class X86_64Backend : ILinkBackend
             R_SIZE64 => (X86Edge.Size64, 8),
             R_GOTPCRELX => (X86Edge.RequestGotDelta32Relax, 4),
             R_REX_GOTPCRELX => (X86Edge.RequestGotDelta32RexRelax, 4),
+            R_DTPMOD64 => (X86Edge.DtpMod64, 8),
+            R_DTPOFF64 => (X86Edge.DtpOff64, 8),
+            R_TPOFF64 => (X86Edge.TpOff64, 8),
+            R_TLSGD => (X86Edge.RequestTlsGd, 4),
+            R_TLSLD => (X86Edge.RequestTlsLd, 4),
+            R_DTPOFF32 => (X86Edge.DtpOff32, 4),
+            R_GOTTPOFF => (X86Edge.RequestGotTpOff, 4),
+            R_TPOFF32 => (X86Edge.TpOff32, 4),
+            R_GOTPC32_TLSDESC => (X86Edge.RequestTlsDesc, 4),
+            R_TLSDESC_CALL => (X86Edge.TlsDescCall, 2),
             _ => ((X86Edge)0, 0),
         };
         kind = (ushort)k;
         return k != 0;
     }
+
+    public bool? RequiresThreadLocalTarget(ushort kind) => (X86Edge)kind switch
+    {
+        >= X86Edge.TpOff32 and <= X86Edge.TlsDescCall => true,
+        X86Edge.Size32 or X86Edge.Size64 => null,
+        _ => false,
+    };
 
     public bool IsNarrowReference(ushort kind) => (X86Edge)kind is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16
         or X86Edge.Pointer8 or X86Edge.Delta32 or X86Edge.Delta16 or X86Edge.Delta8;
@@ -124,6 +143,7 @@ public sealed class X86_64Backend : ILinkBackend
 
     public BackendPassResult BuildGotAndStubs(LinkGraph graph)
     {
+        X86_64TlsRelaxation.Run(graph);
         return new X86_64GotStubBuilder(graph).Run();
     }
 
@@ -160,6 +180,11 @@ public sealed class X86_64Backend : ILinkBackend
                 case X86Edge.Size64: Write64(field, e.Target.Size + (ulong)A); break;
                 case X86Edge.GotOffset64: Write64(field, S + (ulong)A - ctx.GotBase.Value); break;
                 case X86Edge.GotOffset32: WriteS32(field, (long)(S + (ulong)A - ctx.GotBase.Value), block, e); break;
+                case X86Edge.TpOff32: WriteS32(field, (long)S + A + ctx.Tls(block, e).ThreadPointerOffset, block, e); break;
+                case X86Edge.TpOff64: Write64(field, (ulong)((long)S + A + ctx.Tls(block, e).ThreadPointerOffset)); break;
+                case X86Edge.DtpOff32: WriteS32(field, (long)S + A, block, e); break;
+                case X86Edge.DtpOff64: Write64(field, S + (ulong)A); break;
+                case X86Edge.DtpMod64: Write64(field, ctx.Tls(block, e).ModuleId); break;
                 case X86Edge.BranchToStubBypassable:
                 {
                     // The stub's first edge leads to its GOT entry, whose edge leads to the real target.

@@ -37,4 +37,19 @@ public enum X86Edge : ushort
     GotDelta32RexRelaxable,
     GotOffset64,              // GOT entry address - GOT
     GotOffset32,
+
+    // Thread-local storage. S is the target's offset in its module's TLS block (see ThreadLocalImage),
+    // TP the block's offset from the thread pointer, M the module id.
+    TpOff32,                  // R_X86_64_TPOFF32    S + A + TP, signed 32
+    TpOff64,                  // R_X86_64_TPOFF64    S + A + TP
+    DtpOff32,                 // R_X86_64_DTPOFF32   S + A, signed 32
+    DtpOff64,                 // R_X86_64_DTPOFF64   S + A
+    DtpMod64,                 // R_X86_64_DTPMOD64   M
+
+    // Requests rewritten by the TLS pass (X86_64TlsRelaxation; never reach fixup).
+    RequestTlsGd,             // R_X86_64_TLSGD      GOT pair {M, S} + A - P, or relaxed to local-exec
+    RequestTlsLd,             // R_X86_64_TLSLD      GOT pair {M, 0} + A - P, or relaxed to local-exec
+    RequestGotTpOff,          // R_X86_64_GOTTPOFF   GOT entry {S + TP} + A - P, or relaxed to local-exec
+    RequestTlsDesc,           // R_X86_64_GOTPC32_TLSDESC  descriptor + A - P, or relaxed to local-exec
+    TlsDescCall,              // R_X86_64_TLSDESC_CALL     marks "call *(%rax)"; nothing to write
 }

@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+using OrcSharp.JitLink;
+using OrcSharp.ObjectFile.Elf;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Executor.TargetProcess;
+
+/// <summary>
+/// Executor side of thread-local storage: hands a link's TLS image to glibc as a static-TLS module loaded
+/// from an in-memory file (memfd), then reports its module id and its offset from the thread pointer.
+/// glibc then does the rest natively: a copy per thread (existing and future threads), __tls_get_addr
+/// for the dynamic models, and release with the module.
+/// </summary>
+public static unsafe class TlsModuleRuntime
+{
+    const int RtldDiLinkmap = 2, RtldDiTlsModid = 9;
+
+    public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
+    {
+        ushort machine = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
+        if (machine != ElfAbi.EmX86_64) throw new LinkError("executor: thread-local storage is only supported on x86-64 executors yet");
+        var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
+
+        int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);
+        if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
+        nint handle;
+        string? err = null;
+        try
+        {
+            fixed (byte* p = file)
+            {
+                nint done = 0;
+                while (done < file.Length)
+                {
+                    nint n = LibC.write(fd, p + done, (nuint)(file.Length - done));
+                    if (n <= 0) throw new LinkError($"executor: writing the TLS module failed: {LibC.ErrnoText()}");
+                    done += n;
+                }
+            }
+            handle = LibC.dlopen($"/proc/self/fd/{fd}", LibC.RtldNow | LibC.RtldLocal);
+            // Read the message before any other native call: binding one lazily goes through the loader.
+            if (handle == 0) err = LibC.LastDlError();
+        }
+        finally { LibC.close(fd); }
+        if (handle == 0)
+        {
+            err ??= "unknown dynamic loader error";
+            if (err.Contains("static TLS", StringComparison.Ordinal))
+                throw new StaticTlsExhaustedError(memSize + alignment, "glibc: cannot allocate memory in static TLS block");
+            throw new LinkError($"executor: loading the thread-local storage module failed: {err}");
+        }
+
+        nuint modid = 0;
+        if (LibC.dlinfo(handle, RtldDiTlsModid, &modid) != 0 || modid == 0)
+        {
+            LibC.dlclose(handle);
+            throw new LinkError("executor: the dynamic loader gave the thread-local storage module no module id");
+        }
+        // The loader resolved the module's own TP-relative relocation: read the block's offset from the
+        // thread pointer (the same in every thread) from the slot. l_addr is link_map's first field.
+        nint* linkMap = null;
+        if (LibC.dlinfo(handle, RtldDiLinkmap, &linkMap) != 0 || linkMap == null)
+        {
+            LibC.dlclose(handle);
+            throw new LinkError("executor: the dynamic loader did not describe the thread-local storage module");
+        }
+        long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
+        return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
+    }
+
+    public static void Release(ExecutorAddr handle) => LibC.dlclose((nint)handle.Value);
+
+    public static byte[] EncodeReleaseArgument(ExecutorAddr handle) => new SpsWriter().Addr(handle).ToArray();
+
+    /// <summary>Dealloc action: releases the module (SPS argument: its handle).</summary>
+    [UnmanagedCallersOnly]
+    public static CWrapperFunctionResult ReleaseWrapper(byte* arg, nuint size)
+    {
+        string? error = null;
+        try { Release(new SpsReader(new ReadOnlySpan<byte>(arg, (int)size)).Addr()); }
+        catch (LinkError e) { error = e.Message; }
+        return CWrapperFunctionResult.From(new SpsWriter().Error(error).WrittenSpan);
+    }
+}
