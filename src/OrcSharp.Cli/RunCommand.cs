@@ -13,6 +13,7 @@ public static class RunCommand
     public static int Execute(RunOptions o)
     {
         var total = Stopwatch.StartNew();
+        if (StaticTlsReexec.IsRestarted) ParallelLink.Sequential = true;
         var objects = new List<string>();
         bool cxx = false;
         foreach (var input in o.Inputs)

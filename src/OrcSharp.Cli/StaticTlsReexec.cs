@@ -15,11 +15,14 @@ static unsafe partial class StaticTlsReexec
     [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
     private static partial int execve(string path, nint* argv, nint* envp);
 
+    /// <summary>Whether this process is the restarted one (and so has the large reserve).</summary>
+    public static bool IsRestarted => Environment.GetEnvironmentVariable(Marker) is not null;
+
     /// <summary>Restarts the process with enough reserve; returns only if that is not possible (already
     /// restarted, or exec failed), and the caller then reports the error.</summary>
     public static void RestartWithReserve(StaticTlsExhaustedError error)
     {
-        if (Environment.GetEnvironmentVariable(Marker) is not null) return;
+        if (IsRestarted) return;
         string[] argv;
         try { argv = File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.None)[..^1]; }
         catch (IOException) { return; }

@@ -151,4 +151,47 @@ public class BadInputTests
         var ran = TestSupport.RunOrcsharp("run", obj);
         Assert.Equal("RAN\n", System.Text.Encoding.UTF8.GetString(ran.Stdout));
     }
+
+    static string Assemble(string dir, string name, string text)
+    {
+        string src = Path.Combine(dir, name + ".s"), obj = Path.Combine(dir, name + ".o");
+        File.WriteAllText(src, text + "\n\t.section .note.GNU-stack,\"\",@progbits\n");
+        var r = OrcSharp.Conformance.ProcessRunner.Run("cc", ["-c", src, "-o", obj], dir);
+        Assert.True(r.ExitCode == 0, r.StderrText);
+        return obj;
+    }
+
+    [Fact]
+    public void TlsRelocationAgainstOrdinarySymbol()
+    {
+        string dir = TestSupport.NewTempDir();
+        // The assembler marks x thread-local here; the definition that wins is ordinary data.
+        string use = Assemble(dir, "use", "\t.text\n\t.globl main\nmain: movl %fs:x@tpoff, %eax\n\tret");
+        string def = TestSupport.CompileC(dir, "def", "int x = 5;\n");
+        AssertOneLineError(TestSupport.RunOrcsharp("run", use, def), "use.o", "R_X86_64_TPOFF32", "'x'", "not thread-local");
+    }
+
+    [Fact]
+    public void OrdinaryRelocationAgainstThreadLocalSymbol()
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = Assemble(dir, "bad", "\t.section .tbss,\"awT\",@nobits\ny: .zero 4\n\t.text\n\t.globl main\nmain: movl y(%rip), %eax\n\tret");
+        AssertOneLineError(TestSupport.RunOrcsharp("run", obj), "bad.o", "R_X86_64_PC32", "'y'", "thread-local");
+    }
+
+    [Fact]
+    public void ThreadLocalDefinedNowhereInTheLink()
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileC(dir, "t", "extern _Thread_local int elsewhere;\nint main(void) { return elsewhere; }\n", "-O2");
+        AssertOneLineError(TestSupport.RunOrcsharp("run", obj), "t.o", "'elsewhere'", "not defined in this link");
+    }
+
+    [Fact]
+    public void OverAlignedThreadLocalsAreRefused()
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileC(dir, "t", "_Thread_local char page[4096] __attribute__((aligned(4096)));\nint main(void) { return page[1]; }\n", "-O2");
+        AssertOneLineError(TestSupport.RunOrcsharp("run", obj), "aligned to 4096");
+    }
 }

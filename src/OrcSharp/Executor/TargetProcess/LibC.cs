@@ -11,7 +11,7 @@ internal static unsafe partial class LibC
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
     public const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, Map32Bit = 0x40,
         MapNoReserve = 0x4000, MapFixedNoReplace = 0x100000;
-    public const int RtldLazy = 1, RtldNow = 2, RtldLocal = 0, RtldGlobal = 0x100;
+    public const int RtldLazy = 1, RtldNow = 2, RtldNoload = 4, RtldLocal = 0, RtldGlobal = 0x100;
     public const uint MfdCloexec = 1;
     public static readonly nint MapFailed = -1;
 
@@ -31,6 +31,7 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] public static partial int memfd_create(string name, uint flags);
     [LibraryImport(Lib, SetLastError = true)] public static partial nint write(int fd, void* buf, nuint count);
     [LibraryImport(Lib)] public static partial int close(int fd);
+    [LibraryImport(Lib, SetLastError = true)] public static partial int dup(int fd);
     [LibraryImport(Lib)] public static partial int getpagesize();
     [LibraryImport(Lib)] public static partial void exit(int status);
     [LibraryImport(Lib)] public static partial int fflush(nint stream);

@@ -14,6 +14,9 @@ namespace OrcSharp.Executor.TargetProcess;
 public static unsafe class TlsModuleRuntime
 {
     const int RtldDiLinkmap = 2, RtldDiTlsModid = 9;
+    /// <summary>glibc places dlopen'ed static TLS at offsets aligned to the static TLS alignment, which
+    /// on x86-64 is the thread descriptor's 64 bytes; a block that needs more is refused.</summary>
+    const ulong StaticTlsAlignment = 64;
 
     public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
@@ -25,6 +28,7 @@ public static unsafe class TlsModuleRuntime
         if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
         nint handle;
         string? err = null;
+        var held = new List<int>();
         try
         {
             fixed (byte* p = file)
@@ -37,14 +41,31 @@ public static unsafe class TlsModuleRuntime
                     done += n;
                 }
             }
-            handle = LibC.dlopen($"/proc/self/fd/{fd}", LibC.RtldNow | LibC.RtldLocal);
+            // The loader recognizes objects by name before it looks at the file, so a name that a module
+            // still loaded has used (same descriptor number, earlier memfd) must not be reused.
+            string path = $"/proc/self/fd/{fd}";
+            for (nint old; (old = LibC.dlopen(path, LibC.RtldLazy | LibC.RtldNoload)) != 0;)
+            {
+                LibC.dlclose(old);
+                held.Add(fd);
+                fd = LibC.dup(fd);
+                if (fd < 0) throw new LinkError($"executor: dup failed: {LibC.ErrnoText()}");
+                path = $"/proc/self/fd/{fd}";
+            }
+            handle = LibC.dlopen(path, LibC.RtldNow | LibC.RtldLocal);
             // Read the message before any other native call: binding one lazily goes through the loader.
             if (handle == 0) err = LibC.LastDlError();
         }
-        finally { LibC.close(fd); }
+        finally
+        {
+            LibC.close(fd);
+            foreach (int h in held) LibC.close(h);
+        }
         if (handle == 0)
         {
             err ??= "unknown dynamic loader error";
+            if (err.Contains("static TLS", StringComparison.Ordinal) && alignment > StaticTlsAlignment)
+                throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
             if (err.Contains("static TLS", StringComparison.Ordinal))
                 throw new StaticTlsExhaustedError(memSize + alignment, "glibc: cannot allocate memory in static TLS block");
             throw new LinkError($"executor: loading the thread-local storage module failed: {err}");
