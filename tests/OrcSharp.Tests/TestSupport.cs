@@ -23,12 +23,19 @@ public static class TestSupport
     }
 
     /// <summary>Compiles C source text to an object in <paramref name="dir"/>; returns its path.</summary>
-    public static string CompileC(string dir, string name, string source, string flags = "-O1")
+    public static string CompileC(string dir, string name, string source, string flags = "-O1") =>
+        Compile("cc", ".c", dir, name, source, flags);
+
+    /// <summary>Compiles C++ source text with c++ (g++).</summary>
+    public static string CompileCxx(string dir, string name, string source, string flags = "-O1") =>
+        Compile("c++", ".cpp", dir, name, source, flags);
+
+    static string Compile(string compiler, string ext, string dir, string name, string source, string flags)
     {
-        string src = Path.Combine(dir, name + ".c"), obj = Path.Combine(dir, name + ".o");
+        string src = Path.Combine(dir, name + ext), obj = Path.Combine(dir, name + ".o");
         File.WriteAllText(src, source);
-        var r = ProcessRunner.Run("cc", flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(new[] { "-c", src, "-o", obj }), dir);
-        if (r.ExitCode != 0) throw new InvalidOperationException("cc failed: " + r.StderrText);
+        var r = ProcessRunner.Run(compiler, flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(new[] { "-c", src, "-o", obj }), dir);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"{compiler} failed: " + r.StderrText);
         return obj;
     }
 

@@ -51,10 +51,26 @@ public sealed class ExecutionSession : IDisposable
     {
         if (!_dylibs.Remove(jd)) throw new LinkError($"JITDylib '{jd.Name}' is not part of this session");
         var units = jd.Units;
-        if (units.Any(u => u.Initialized))
-            Executor.RunDeinitializers(jd.DsoHandle, units.Where(u => u.Initialized).Reverse().SelectMany(u => u.Finalizers).ToList());
+        // Newest first, each as dlclose tears down one shared object.
+        for (int i = units.Count - 1; i >= 0; i--)
+            if (units[i].Initialized) Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
         Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
         jd.Clear();
+    }
+
+    /// <summary>
+    /// Removes one link unit (a group of objects linked together: ORC's resource tracker) from its
+    /// JITDylib: its finalizers and the atexit/__cxa_atexit handlers its code registered run (if it was
+    /// initialized), its memory is freed with its dealloc actions, and the names it defined can be
+    /// defined again. Code elsewhere that still calls into it is the caller's responsibility.
+    /// </summary>
+    public void RemoveUnit(LinkedUnit unit)
+    {
+        var jd = unit.Owner;
+        if (!_dylibs.Contains(jd) || !jd.Units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{jd.Name}' in this session");
+        if (unit.Initialized) Executor.RunDeinitializers(unit.DsoHandle, unit.Finalizers);
+        Executor.MemoryManager.Deallocate([unit.Allocation]);
+        jd.Forget(unit);
     }
 
     public void Dispose() => Executor.Dispose();

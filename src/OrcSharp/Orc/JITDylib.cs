@@ -6,9 +6,14 @@ using OrcSharp.Shared;
 
 namespace OrcSharp.Orc;
 
-/// <summary>The result of one link: its memory, its initializers and finalizers.</summary>
+/// <summary>The result of one link, and the handle to remove it by (a resource tracker): its memory,
+/// initializers and finalizers, its own __dso_handle and the names it defined.</summary>
 public sealed class LinkedUnit
 {
+    public required JITDylib Owner { get; init; }
+    public required ExecutorAddr DsoHandle { get; init; }
+    /// <summary>The names this unit defined for later links and lookups.</summary>
+    public required IReadOnlyDictionary<string, (ExecutorAddr Address, SymbolScope Scope)> Definitions { get; init; }
     public required FinalizedAlloc Allocation { get; init; }
     public required IReadOnlyList<ExecutorAddr> Initializers { get; init; }
     public required IReadOnlyList<ExecutorAddr> Finalizers { get; init; }
@@ -34,7 +39,8 @@ public sealed class JITDylib
     internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; }
 
     public string Name { get; }
-    public ExecutorAddr DsoHandle { get; private set; }
+    /// <summary>The __dso_handle of the first unit still linked (what a program's exit handlers use).</summary>
+    public ExecutorAddr DsoHandle => _units.Count > 0 ? _units[0].DsoHandle : default;
     public IReadOnlyList<LinkedUnit> Units => _units;
 
     public void AddObject(string name, ReadOnlyMemory<byte> bytes) => _pending.Add(new ObjectInput(name, bytes));
@@ -77,18 +83,28 @@ public sealed class JITDylib
         _pending.Clear();
         bool DefinedHere(string n) => _symbols.ContainsKey(n);
         builder.LoadArchiveMembers(_archives, DefinedHere);
-        builder.Complete(defineDsoHandle: DsoHandle.IsNull, DefinedHere);
+        builder.Complete(defineDsoHandle: true, DefinedHere);
 
         var initFini = new InitFiniCollector();
         var plugins = new List<ILinkPlugin> { initFini, new CopyRelocations(_session.Executor, backend), new EhFrameRegistration(_session.Executor) };
         plugins.AddRange(_session.Plugins);
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor);
 
+        var names = new Dictionary<string, (ExecutorAddr, SymbolScope)>(StringComparer.Ordinal);
+        var dso = builder.DsoHandle;
         foreach (var s in builder.Graph.DefinedSymbols)
-            // A thread-local's "address" is its offset in this link's TLS block: not exported to later links.
-            if (s.Name is { Length: > 0 } n && s.Scope != SymbolScope.Local && !s.IsThreadLocal) _symbols[n] = (s.Address, s.Scope);
-        if (DsoHandle.IsNull && _symbols.TryGetValue("__dso_handle", out var dso)) DsoHandle = dso.Address;
-        var unit = new LinkedUnit { Allocation = alloc, Initializers = initFini.Initializers, Finalizers = initFini.Finalizers, Stats = stats };
+        {
+            // A thread-local's "address" is its offset in this link's TLS block, each unit's __dso_handle
+            // is its own, and so are its copies of hidden archive members: none is visible to later links.
+            if (s.Name is not { Length: > 0 } n || s.Scope == SymbolScope.Local || s.IsThreadLocal || ReferenceEquals(s, dso) ||
+                builder.IsPrivateArchiveDefinition(s)) continue;
+            _symbols[n] = names[n] = (s.Address, s.Scope);
+        }
+        var unit = new LinkedUnit
+        {
+            Owner = this, DsoHandle = dso?.Address ?? default, Definitions = names,
+            Allocation = alloc, Initializers = initFini.Initializers, Finalizers = initFini.Finalizers, Stats = stats,
+        };
         _units.Add(unit);
         return unit;
     }
@@ -138,6 +154,19 @@ public sealed class JITDylib
         _units.Clear();
         _symbols.Clear();
         _pending.Clear();
-        DsoHandle = default;
+    }
+
+    /// <summary>Forgets one unit (after the session freed it): its names can be defined again. Where
+    /// another unit also defines a name, the newest remaining definition is visible again.</summary>
+    internal void Forget(LinkedUnit unit)
+    {
+        _units.Remove(unit);
+        foreach (var (n, def) in unit.Definitions)
+        {
+            if (!_symbols.TryGetValue(n, out var current) || current != def) continue; // a newer unit's
+            var previous = _units.LastOrDefault(u => u.Definitions.ContainsKey(n));
+            if (previous is null) _symbols.Remove(n);
+            else _symbols[n] = previous.Definitions[n];
+        }
     }
 }

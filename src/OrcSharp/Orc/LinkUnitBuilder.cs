@@ -22,6 +22,12 @@ public sealed class LinkUnitBuilder
     readonly HashSet<string> _comdats = new(StringComparer.Ordinal);
     readonly CommonBlocks _commons = new();
     readonly List<ElfObjectUnit> _units = new();
+    readonly HashSet<string> _archiveMembers = new(StringComparer.Ordinal);
+
+    /// <summary>Whether a symbol is a hidden definition from an archive member (libc_nonshared.a's atexit,
+    /// libgcc helpers): like every native shared object, each link unit gets its own copy, so atexit
+    /// records the unit's own __dso_handle.</summary>
+    public bool IsPrivateArchiveDefinition(Symbol s) => s.Scope == SymbolScope.Hidden && s.Origin is { } o && _archiveMembers.Contains(o);
 
     public LinkUnitBuilder(string name, ILinkBackend backend)
     {
@@ -61,7 +67,9 @@ public sealed class LinkUnitBuilder
                     if (!archive.TryFindMemberDefining(name, out int member)) continue;
                     if (loaded.Add((archive, member)))
                     {
-                        Resolve(ElfObjectUnit.Create(archive.MemberDisplayName(member), archive.GetMemberBytes(member), _backend));
+                        var unit = ElfObjectUnit.Create(archive.MemberDisplayName(member), archive.GetMemberBytes(member), _backend);
+                        _archiveMembers.Add(unit.DisplayName);
+                        Resolve(unit);
                         changed = true;
                     }
                     break;
@@ -73,10 +81,11 @@ public sealed class LinkUnitBuilder
     /// <summary>Places commons, defines linker-provided symbols, then builds all edges.</summary>
     public void Complete(bool defineDsoHandle, Func<string, bool> isDefinedElsewhere)
     {
+        DsoHandle = null;
         _commons.Place(Graph, Table);
         _backend.DefineSyntheticSymbols(Graph, Table);
         LinkerDefinedSymbols.DefineStartStop(Graph, Table);
-        if (defineDsoHandle) LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
+        if (defineDsoHandle) DsoHandle = LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
         var zero = Symbol.Absolute(null, 0);
         ParallelLink.For(_units.Count, i => _units[i].BuildEdges(Table, zero));
         foreach (var s in Table.Symbols)
@@ -87,4 +96,6 @@ public sealed class LinkUnitBuilder
     }
 
     public IReadOnlyList<ElfObjectUnit> Units => _units;
+    /// <summary>The unit's own __dso_handle, once <see cref="Complete"/> defined it.</summary>
+    public Symbol? DsoHandle { get; private set; }
 }

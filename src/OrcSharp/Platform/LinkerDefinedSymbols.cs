@@ -4,7 +4,7 @@ using OrcSharp.Shared;
 namespace OrcSharp.Platform;
 
 /// <summary>Symbols a native link provides: __start_SEC/__stop_SEC for sections whose names are C
-/// identifiers, and the JITDylib's __dso_handle.</summary>
+/// identifiers, and each link unit's __dso_handle.</summary>
 public static class LinkerDefinedSymbols
 {
     public static void DefineStartStop(LinkGraph graph, SymbolTable table)
@@ -24,7 +24,8 @@ public static class LinkerDefinedSymbols
     }
 
     /// <summary>Defines __dso_handle (8 bytes of its own, hidden, holding its own address as crtbegin's
-    /// does in a shared object): the first link unit of each JITDylib gets one.</summary>
+    /// does in a shared object). Every link unit gets its own, so the atexit and __cxa_atexit handlers its
+    /// code registers can be run and dropped with it (__cxa_finalize) when the unit alone is removed.</summary>
     public static Symbol? DefineDsoHandle(LinkGraph graph, SymbolTable table, ushort pointerEdgeKind)
     {
         if (table.TryGet("__dso_handle", out var s) && s.IsDefined) return null;
