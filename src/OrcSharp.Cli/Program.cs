@@ -13,6 +13,7 @@ public static class Program
             return args[0] switch
             {
                 "run" => RunCommand.Execute(RunOptions.Parse(args[1..])),
+                "executor" => ExecutorCommand.Execute(args[1..]),
                 _ => throw new LinkError($"unknown command '{args[0]}' (expected run, executor or jitlink)"),
             };
         }
@@ -40,6 +41,8 @@ public static class Program
           --entry SYM    entry point (default main)
           --noexec       link everything, run nothing
           --stats        phase timings and counters as JSON on stderr
+          --oop          run in a child executor process (linking stays here)
+          --connect H:P  run in the executor listening at H:P
                orcsharp executor (--stdio | --listen 127.0.0.1:PORT)
                orcsharp jitlink ARGS...
 

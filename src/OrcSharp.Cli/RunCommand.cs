@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using OrcSharp.Executor;
 using OrcSharp.Executor.InProcess;
+using OrcSharp.Executor.SimpleRemote;
 using OrcSharp.JitLink;
 using OrcSharp.Orc;
 using OrcSharp.Shared;
@@ -27,7 +28,27 @@ public static class RunCommand
         }
         double compileMs = total.Elapsed.TotalMilliseconds;
 
-        using var executor = CreateExecutor(o);
+        ulong tlsReserve = 0;
+        for (int attempt = 0; ; attempt++)
+        {
+            var executor = CreateExecutor(o, tlsReserve);
+            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs); }
+            catch (StaticTlsExhaustedError e) when (o.OutOfProcess && attempt == 0)
+            {
+                // A child executor can simply start over with a static TLS reserve that fits.
+                tlsReserve = StaticTlsExhaustedError.RecommendedReserve(e.RequiredBytes);
+            }
+            catch (StaticTlsExhaustedError e) when (!o.OutOfProcess && o.Connect is null)
+            {
+                StaticTlsReexec.RestartWithReserve(e);
+                throw;
+            }
+            finally { executor.Dispose(); }
+        }
+    }
+
+    static int LinkAndRun(RunOptions o, IExecutorControl executor, bool cxx, List<string> objects, Stopwatch total, double compileMs)
+    {
         using var session = new ExecutionSession(executor);
         var jd = session.CreateJITDylib("main");
         var loader = new InputLoader(jd, o.LibraryDirs);
@@ -38,28 +59,36 @@ public static class RunCommand
         loader.AddDefaultLibraries(cxx);
         double loadMs = sw.Elapsed.TotalMilliseconds;
 
-        LinkedUnit unit;
-        try { unit = jd.Link(); }
-        catch (StaticTlsExhaustedError e)
-        {
-            StaticTlsReexec.RestartWithReserve(e);
-            throw;
-        }
+        var unit = jd.Link();
         var entry = jd.Lookup(o.Entry) ?? throw new LinkError($"entry point '{o.Entry}' is not defined");
-        if (o.Stats) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
+        // In process, running never returns, so the figures come first; a remote run returns, and its
+        // figures then include the run call (connect to exit).
+        bool remote = executor is SimpleRemoteEPC;
+        if (o.Stats && (!remote || o.NoExec)) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;
 
         var args = new List<string> { o.Inputs[0] };
         args.AddRange(o.ProgramArgs);
         Console.Out.Flush();
         Console.Error.Flush();
-        return executor.RunProgram(new ProgramStart(unit.Initializers, unit.Finalizers, jd.DsoHandle, entry, args));
+        int status = executor.RunProgram(new ProgramStart(unit.Initializers, unit.Finalizers, jd.DsoHandle, entry, args));
+        if (o.Stats) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
+        return status;
     }
 
-    static IExecutorControl CreateExecutor(RunOptions o)
+    static IExecutorControl CreateExecutor(RunOptions o, ulong tlsReserve)
     {
-        if (o.OutOfProcess || o.Connect is not null) throw new LinkError("out-of-process execution is not available yet");
-        return new InProcessExecutorControl();
+        if (o.Connect is not null) return SimpleRemoteEPC.ConnectTcp(o.Connect);
+        if (!o.OutOfProcess) return new InProcessExecutorControl();
+        string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
+        var env = new Dictionary<string, string>();
+        if (tlsReserve > 0)
+        {
+            string tunable = $"glibc.rtld.optional_static_tls={tlsReserve}";
+            string? current = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
+            env["GLIBC_TUNABLES"] = string.IsNullOrEmpty(current) ? tunable : current + ":" + tunable;
+        }
+        return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env);
     }
 
     static void WriteStats(RunOptions o, IExecutorControl ex, LinkedUnit unit, double compileMs, double loadMs, double totalMs)

@@ -23,6 +23,17 @@ public static class BootstrapNames
     public const string RegisterEhFrame = "orcsharp_register_eh_frame";
     public const string DeregisterEhFrame = "orcsharp_deregister_eh_frame";
     public const string ReleaseTlsModule = "orcsharp_release_tls_module";
+    // Services a remote controller calls (SimpleRemoteEPC).
+    public const string MemReserve = "orcsharp_mem_reserve";
+    public const string MemFinalize = "orcsharp_mem_finalize";
+    public const string MemDeallocate = "orcsharp_mem_deallocate";
+    public const string MemRelease = "orcsharp_mem_release";
+    public const string Lookup = "orcsharp_lookup";
+    public const string Describe = "orcsharp_describe";
+    public const string CreateTlsModule = "orcsharp_create_tls_module";
+    public const string RunInitializers = "orcsharp_run_initializers";
+    public const string RunDeinitializers = "orcsharp_run_deinitializers";
+    public const string RunProgram = "orcsharp_run_program";
 }
 
 /// <summary>Counters that show the cost of talking to the executor.</summary>

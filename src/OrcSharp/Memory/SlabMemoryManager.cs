@@ -27,6 +27,12 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
 
     ulong PageAlign(ulong v) => (v + PageSize - 1) & ~((ulong)PageSize - 1);
 
+    /// <summary>Adds address space the executor reserved on its own (announced at setup).</summary>
+    public void AddReservedSlab(Placement placement, ExecutorAddr address, ulong size)
+    {
+        lock (_lock) _ranges[(int)placement].AddSlab(address, size);
+    }
+
     public InFlightAlloc Allocate(AllocRequest request)
     {
         var offsets = new ulong[request.Segments.Count];

@@ -23,13 +23,7 @@ public sealed class InProcessExecutorControl : IExecutorControl
     public IJitLinkMemoryManager MemoryManager { get; }
     public ExecutorStats Stats { get; } = new();
 
-    public ExecutorAddr LoadDylib(string path)
-    {
-        nint h = LibC.dlopen(path, LibC.RtldNow | LibC.RtldGlobal);
-        if (h == 0) throw new LinkError($"cannot load shared library {path}: {LibC.LastDlError()}");
-        _memory.NoteLibrary(path);
-        return new ExecutorAddr((ulong)h);
-    }
+    public ExecutorAddr LoadDylib(string path) => SymbolLookup.LoadLibrary(path, _memory);
 
     public ExecutorAddr?[] LookupSymbols(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names) =>
         SymbolLookup.Lookup(libraries, names);

@@ -7,10 +7,22 @@ public static unsafe class BootstrapSymbols
 {
     public static IReadOnlyDictionary<string, ExecutorAddr> Get() => new Dictionary<string, ExecutorAddr>
     {
-        [BootstrapNames.CopyRelocationApply] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&CopyRelocationRuntime.ApplyWrapper),
-        [BootstrapNames.CopyRelocationUndo] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&CopyRelocationRuntime.UndoWrapper),
-        [BootstrapNames.RegisterEhFrame] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&EhFrameRuntime.RegisterWrapper),
-        [BootstrapNames.ReleaseTlsModule] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&TlsModuleRuntime.ReleaseWrapper),
-        [BootstrapNames.DeregisterEhFrame] = new((ulong)(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult>)&EhFrameRuntime.DeregisterWrapper),
+        [BootstrapNames.MemReserve] = W(&ExecutorServices.ReserveWrapper),
+        [BootstrapNames.MemFinalize] = W(&ExecutorServices.FinalizeWrapper),
+        [BootstrapNames.MemDeallocate] = W(&ExecutorServices.DeallocateWrapper),
+        [BootstrapNames.MemRelease] = W(&ExecutorServices.ReleaseWrapper),
+        [BootstrapNames.Lookup] = W(&ExecutorServices.LookupWrapper),
+        [BootstrapNames.Describe] = W(&ExecutorServices.DescribeWrapper),
+        [BootstrapNames.CreateTlsModule] = W(&ExecutorServices.CreateTlsModuleWrapper),
+        [BootstrapNames.RunInitializers] = W(&ExecutorServices.RunInitializersWrapper),
+        [BootstrapNames.RunDeinitializers] = W(&ExecutorServices.RunDeinitializersWrapper),
+        [BootstrapNames.RunProgram] = W(&ExecutorServices.RunProgramWrapper),
+        [BootstrapNames.CopyRelocationApply] = W(&CopyRelocationRuntime.ApplyWrapper),
+        [BootstrapNames.CopyRelocationUndo] = W(&CopyRelocationRuntime.UndoWrapper),
+        [BootstrapNames.RegisterEhFrame] = W(&EhFrameRuntime.RegisterWrapper),
+        [BootstrapNames.ReleaseTlsModule] = W(&TlsModuleRuntime.ReleaseWrapper),
+        [BootstrapNames.DeregisterEhFrame] = W(&EhFrameRuntime.DeregisterWrapper),
     };
+
+    static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);
 }

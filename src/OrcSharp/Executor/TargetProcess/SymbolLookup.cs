@@ -6,6 +6,15 @@ namespace OrcSharp.Executor.TargetProcess;
 /// <summary>Executor-side batched symbol lookup over dlopen'ed libraries, in link order.</summary>
 public static unsafe class SymbolLookup
 {
+    /// <summary>dlopen for JIT'd code (global scope, bound now); new memory is then placed near it.</summary>
+    public static ExecutorAddr LoadLibrary(string path, ExecutorMemory memory)
+    {
+        nint h = LibC.dlopen(path, LibC.RtldNow | LibC.RtldGlobal);
+        if (h == 0) throw new LinkError($"cannot load shared library {path}: {LibC.LastDlError()}");
+        memory.NoteLibrary(path);
+        return new ExecutorAddr((ulong)h);
+    }
+
     public static ExecutorAddr?[] Lookup(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names)
     {
         var result = new ExecutorAddr?[names.Count];
