@@ -5,6 +5,7 @@ namespace OrcSharp.Conformance;
 public sealed record ProcessResult(int ExitCode, byte[] Stdout, byte[] Stderr, bool TimedOut)
 {
     public string StderrText => System.Text.Encoding.UTF8.GetString(Stderr);
+    public string StdoutText => System.Text.Encoding.UTF8.GetString(Stdout);
 }
 
 /// <summary>Runs a process with a timeout, capturing stdout and stderr as bytes.</summary>

@@ -8,15 +8,17 @@ public class OwnCorpusTests
 {
     static string Corpus => Path.Combine(TestSupport.RepoRoot, "tests", "corpus");
 
+    /// <summary>Every run in both executor kinds: in process, and a child executor (--oop).</summary>
     public static IEnumerable<object[]> Runs() =>
-        CorpusCase.Discover(Corpus).SelectMany(c => BuildMatrix.For(c).Select(m => new object[] { c.Name, m.Compiler, m.Flags }));
+        CorpusCase.Discover(Corpus).SelectMany(c => BuildMatrix.For(c)
+            .SelectMany(m => new[] { "in-process", "oop" }.Select(kind => new object[] { c.Name, m.Compiler, m.Flags, kind })));
 
     [Theory]
     [MemberData(nameof(Runs))]
-    public void MatchesNativeLink(string caseName, string compiler, string flags)
+    public void MatchesNativeLink(string caseName, string compiler, string flags, string executor)
     {
         var c = CorpusCase.Discover(Corpus).Single(x => x.Name == caseName);
-        var outcome = new CaseRunner(TestSupport.Orcsharp).Run(c, new MatrixEntry(compiler, flags));
+        var outcome = new CaseRunner(TestSupport.Orcsharp, outOfProcess: executor == "oop").Run(c, new MatrixEntry(compiler, flags));
         Assert.True(outcome.Passed, outcome.Detail);
     }
 

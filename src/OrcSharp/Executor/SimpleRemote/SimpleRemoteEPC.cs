@@ -108,7 +108,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     {
         _lost ??= _disposed ? "closed" : DeathNote(reason);
         foreach (var seq in _pending.Keys)
-            if (_pending.TryRemove(seq, out var tcs)) tcs.TrySetException(new LinkError($"executor: {_lost}"));
+            if (_pending.TryRemove(seq, out var tcs)) tcs.TrySetException(new LinkError($"executor {_lost}"));
     }
 
     /// <summary>How a child executor ended, if it did (waiting briefly for it), else the reason given.</summary>
@@ -123,7 +123,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     /// <summary>Calls the wrapper function at <paramref name="function"/> and waits for its result bytes.</summary>
     public byte[] CallWrapper(ExecutorAddr function, ReadOnlySpan<byte> argument)
     {
-        if (_lost is { } lost) throw new LinkError($"executor: {lost}");
+        if (_lost is { } lost) throw new LinkError($"executor {lost}");
         ulong seq = (ulong)Interlocked.Increment(ref _nextSeq);
         var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[seq] = tcs;
