@@ -97,7 +97,7 @@ public static class RunCommand
         var inv = System.Globalization.CultureInfo.InvariantCulture;
         string F(double v) => v.ToString("0.###", inv);
         Console.Error.WriteLine(
-            $"{{\"compile_ms\":{F(compileMs)},\"load_inputs_ms\":{F(loadMs)},\"passes_ms\":{F(s.PassesMs)},\"layout_alloc_ms\":{F(s.LayoutAllocMs)}," +
+            $"{{\"compile_ms\":{F(compileMs)},\"load_inputs_ms\":{F(loadMs)},\"parse_ms\":{F(s.ParseMs)},\"archives_ms\":{F(s.ArchivesMs)},\"edges_ms\":{F(s.EdgesMs)},\"passes_ms\":{F(s.PassesMs)},\"layout_alloc_ms\":{F(s.LayoutAllocMs)}," +
             $"\"resolve_ms\":{F(s.ResolveMs)},\"fixup_ms\":{F(s.FixupMs)},\"finalize_ms\":{F(s.FinalizeMs)},\"total_ms\":{F(totalMs)}," +
             $"\"blocks\":{s.Blocks},\"edges\":{s.Edges},\"externals\":{s.Externals},\"bytes\":{s.Bytes}," +
             $"\"executor_round_trips\":{ex.Stats.RoundTrips},\"bytes_sent\":{ex.Stats.BytesSent},\"bytes_received\":{ex.Stats.BytesReceived}}}");

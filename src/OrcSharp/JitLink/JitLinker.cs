@@ -25,6 +25,8 @@ public delegate ExecutorAddr?[] ExternalResolver(IReadOnlyList<Symbol> externals
 /// <summary>Phase timings and counters of one link, for --stats.</summary>
 public sealed class LinkStats
 {
+    /// <summary>Building the graph: objects parsed, archive members pulled in, relocations to edges.</summary>
+    public double ParseMs, ArchivesMs, EdgesMs;
     public double PassesMs, LayoutAllocMs, ResolveMs, FixupMs, FinalizeMs;
     public int Blocks, Edges, Externals;
     public ulong Bytes;

@@ -24,14 +24,12 @@ public sealed class InputLoader
     /// <summary>Adds a file given by path, classified by its first bytes.</summary>
     public void AddFile(string path)
     {
-        byte[] bytes;
-        try { bytes = File.ReadAllBytes(path); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
-        var span = bytes.AsSpan();
+        var bytes = MappedFile.Read(path);
+        var span = bytes.Span;
         if (span.StartsWith("!<arch>\n"u8) || span.StartsWith("!<thin>\n"u8)) AddArchive(path, bytes);
         else if (span.Length >= 18 && span.StartsWith("\u007fELF"u8))
         {
-            ushort type = BitConverter.ToUInt16(bytes, 16);
+            ushort type = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(span[16..]);
             if (type == 3) _jd.AddSharedLibrary(Path.GetFullPath(path));
             else _jd.AddObject(path, bytes);
         }
@@ -39,7 +37,7 @@ public sealed class InputLoader
         else throw new LinkError($"{path}: file format not recognized (expected an ELF object, archive or shared library)");
     }
 
-    void AddArchive(string path, byte[] bytes)
+    void AddArchive(string path, ReadOnlyMemory<byte> bytes)
     {
         if (_archivePaths.Add(Path.GetFullPath(path))) _jd.AddArchive(StaticArchive.Parse(path, bytes));
     }
@@ -58,7 +56,7 @@ public sealed class InputLoader
 
     void AddArchiveIfFound(string name)
     {
-        if (_search.TryFindStatic(name) is { } path) AddArchive(path, File.ReadAllBytes(path));
+        if (_search.TryFindStatic(name) is { } path) AddArchive(path, MappedFile.Read(path));
     }
 
     void AddResolved(IEnumerable<ResolvedInput> inputs)
@@ -68,8 +66,8 @@ public sealed class InputLoader
             switch (input.Kind)
             {
                 case InputKind.SharedLibrary: _jd.AddSharedLibrary(input.Path, input.AsNeeded); break;
-                case InputKind.StaticArchive: AddArchive(input.Path, File.ReadAllBytes(input.Path)); break;
-                case InputKind.RelocatableObject: _jd.AddObject(input.Path, File.ReadAllBytes(input.Path)); break;
+                case InputKind.StaticArchive: AddArchive(input.Path, MappedFile.Read(input.Path)); break;
+                case InputKind.RelocatableObject: _jd.AddObject(input.Path, MappedFile.Read(input.Path)); break;
             }
         }
     }

@@ -60,12 +60,13 @@ public sealed class JITDylib
     public bool HasPendingObjects => _pending.Count > 0;
 
     /// <summary>Whether pending objects came from C++ (they reference the C++ runtime), so the
-    /// libraries g++ adds are needed. A byte search of the string tables is enough and costs microseconds.</summary>
+    /// libraries g++ adds are needed. A byte search of the symbol string tables is enough and costs
+    /// microseconds (the rest of a large object is not even paged in).</summary>
     public bool PendingObjectsLookLikeCxx()
     {
         foreach (var o in _pending)
         {
-            var b = o.Bytes.Span;
+            var b = ObjectFile.Elf.ElfObjectFile.SymbolStringTable(o.Bytes.Span);
             if (b.IndexOf("__gxx_personality_v0"u8) >= 0 || b.IndexOf("\0_ZSt"u8) >= 0 || b.IndexOf("\0_ZNSt"u8) >= 0 ||
                 b.IndexOf("\0__cxa_"u8) >= 0 || b.IndexOf("\0_ZdlPv"u8) >= 0 || b.IndexOf("\0_Znwm"u8) >= 0)
                 return true;
@@ -78,12 +79,16 @@ public sealed class JITDylib
     {
         var backend = _session.Backend;
         var stats = new LinkStats();
+        var sw = System.Diagnostics.Stopwatch.StartNew();
         var builder = new LinkUnitBuilder(Name, backend);
         builder.AddObjects(_pending);
         _pending.Clear();
+        stats.ParseMs = sw.Elapsed.TotalMilliseconds; sw.Restart();
         bool DefinedHere(string n) => _symbols.ContainsKey(n);
         builder.LoadArchiveMembers(_archives, DefinedHere);
+        stats.ArchivesMs = sw.Elapsed.TotalMilliseconds; sw.Restart();
         builder.Complete(defineDsoHandle: true, DefinedHere);
+        stats.EdgesMs = sw.Elapsed.TotalMilliseconds;
 
         var initFini = new InitFiniCollector();
         var plugins = new List<ILinkPlugin> { initFini, new CopyRelocations(_session.Executor, backend), new EhFrameRegistration(_session.Executor) };

@@ -49,7 +49,8 @@ public sealed class ExecutorMemory
     public unsafe Span<byte> Commit(ExecutorAddr addr, ulong size)
     {
         if (size == 0) return default;
-        nint p = LibC.mmap((nint)addr.Value, (nuint)size, LibC.ProtRead | LibC.ProtWrite, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapFixed, -1, 0);
+        // Populated in one call: fixups touch every page next, and one fault per page costs more.
+        nint p = LibC.mmap((nint)addr.Value, (nuint)size, LibC.ProtRead | LibC.ProtWrite, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapFixed | LibC.MapPopulate, -1, 0);
         if (p == LibC.MapFailed) throw new LinkError($"executor: cannot commit memory at {addr}: {LibC.ErrnoText()}");
         return new Span<byte>((void*)p, checked((int)size));
     }

@@ -10,7 +10,7 @@ internal static unsafe partial class LibC
 
     public const int ProtNone = 0, ProtRead = 1, ProtWrite = 2, ProtExec = 4;
     public const int MapPrivate = 0x02, MapFixed = 0x10, MapAnonymous = 0x20, Map32Bit = 0x40,
-        MapNoReserve = 0x4000, MapFixedNoReplace = 0x100000;
+        MapNoReserve = 0x4000, MapPopulate = 0x8000, MapFixedNoReplace = 0x100000;
     public const int RtldLazy = 1, RtldNow = 2, RtldNoload = 4, RtldLocal = 0, RtldGlobal = 0x100;
     public const uint MfdCloexec = 1;
     public static readonly nint MapFailed = -1;

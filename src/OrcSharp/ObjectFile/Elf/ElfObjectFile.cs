@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using OrcSharp.Shared;
@@ -80,6 +81,25 @@ public sealed class ElfObjectFile
     }
 
     public static ElfObjectFile Parse(string path, ReadOnlyMemory<byte> bytes) => new(path, bytes);
+
+    /// <summary>The string table of an object's symbol table, found by reading only the section headers;
+    /// the whole input when it is not a well-formed ELF64 object (callers only search it).</summary>
+    public static ReadOnlySpan<byte> SymbolStringTable(ReadOnlySpan<byte> file)
+    {
+        if (file.Length < Unsafe.SizeOf<Elf64Header>() || !file.StartsWith("\u007fELF"u8)) return file;
+        var h = MemoryMarshal.Read<Elf64Header>(file);
+        ulong shdrSize = (ulong)Unsafe.SizeOf<Elf64SectionHeader>();
+        if (h.ShEntSize != shdrSize || h.ShOff > (ulong)file.Length || (ulong)h.ShNum * shdrSize > (ulong)file.Length - h.ShOff) return file;
+        var sections = MemoryMarshal.Cast<byte, Elf64SectionHeader>(file.Slice((int)h.ShOff, h.ShNum * (int)shdrSize));
+        foreach (ref readonly var sh in sections)
+        {
+            if (sh.Type != ElfAbi.ShtSymtab || sh.Link >= (uint)sections.Length) continue;
+            ref readonly var str = ref sections[(int)sh.Link];
+            if (str.Offset > (ulong)file.Length || str.Size > (ulong)file.Length - str.Offset) return file;
+            return file.Slice((int)str.Offset, (int)str.Size);
+        }
+        return file;
+    }
 
     public LinkError Error(string what) => new($"{Path}: {what}");
 

@@ -127,8 +127,8 @@ public sealed class StaticArchive
         ReadOnlyMemory<byte> bytes;
         if (m.ExternalPath is { } p)
         {
-            try { bytes = File.ReadAllBytes(p); }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw Error($"thin archive member {m.Name}: {e.Message}"); }
+            try { bytes = MappedFile.Read(p); }
+            catch (LinkError e) { throw Error($"thin archive member {m.Name}: {e.Message}"); }
         }
         else bytes = _bytes.Slice(m.Offset, m.Size);
         _cache[memberIndex] = bytes;
