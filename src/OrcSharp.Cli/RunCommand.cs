@@ -53,7 +53,7 @@ public static class RunCommand
         var jd = session.CreateJITDylib("main");
         var loader = new InputLoader(jd, o.LibraryDirs);
         var sw = Stopwatch.StartNew();
-        foreach (var path in objects) loader.AddFile(path);
+        loader.AddFiles(objects);
         foreach (var lib in o.Libraries) loader.AddLibrary(lib);
         cxx |= jd.PendingObjectsLookLikeCxx();
         loader.AddDefaultLibraries(cxx);

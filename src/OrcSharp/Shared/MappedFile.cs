@@ -14,6 +14,7 @@ public sealed unsafe class MappedFile : MemoryManager<byte>
     readonly MemoryMappedViewAccessor _view;
     readonly byte* _pointer;
     readonly int _length;
+    const long MapThreshold = 256 << 10;
 
     MappedFile(MemoryMappedFile file, MemoryMappedViewAccessor view, int length)
     {
@@ -28,10 +29,23 @@ public sealed unsafe class MappedFile : MemoryManager<byte>
     {
         try
         {
-            long length = new FileInfo(path).Length;
-            if (length == 0) return File.ReadAllBytes(path); // nothing to map
+            using var handle = File.OpenHandle(path);
+            long length = RandomAccess.GetLength(handle);
             if (length > int.MaxValue) throw new LinkError($"{path}: cannot read: larger than 2 GiB");
-            var file = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            // Mapping costs a few system calls and a view object; small files are cheaper to read.
+            if (length < MapThreshold)
+            {
+                var bytes = new byte[length];
+                int done = 0;
+                while (done < bytes.Length)
+                {
+                    int n = RandomAccess.Read(handle, bytes.AsSpan(done), done);
+                    if (n == 0) throw new LinkError($"{path}: cannot read: file shrank while reading");
+                    done += n;
+                }
+                return bytes;
+            }
+            var file = MemoryMappedFile.CreateFromFile(handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
             var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
             return new MappedFile(file, view, (int)length).Memory;
         }

@@ -179,7 +179,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
                 int lazy = checked((int)(lib.Value - LazyHandleBase));
                 if (lazy >= _lazyLibraries.Count) throw new LinkError($"unknown library handle {lib}");
                 if (!loadIndex.TryGetValue(lib.Value, out int idx)) { idx = load.Count; load.Add(_lazyLibraries[lazy]); loadIndex[lib.Value] = idx; }
-                search.Add(LoadedInThisCall | (ulong)idx);
+                search.Add(LoadedInThisCall | (uint)idx);
             }
             var r = Expect(Call(BootstrapNames.Lookup, Lookup(load, search, names)), "lookup");
             var loaded = ReadAddresses(ref r);

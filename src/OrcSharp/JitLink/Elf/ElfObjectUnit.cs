@@ -213,37 +213,46 @@ public sealed class ElfObjectUnit
             if (rsh.Link != Elf.SymtabIndex) throw Error(r, "relocation section does not use the object's symbol table");
             var relas = Elf.Relocations(r);
             Func<uint, int>? remap = block.SourceSection == ".eh_frame" ? PruneEhFrame(block, relas, (int)rsh.Info) : null;
+            int section = (int)rsh.Info;
             block.Edges.Capacity = block.Edges.Count + relas.Length;
             foreach (ref readonly var rel in relas)
             {
-                uint relOffset = (uint)rel.Offset;
+                ulong relOffset = rel.Offset;
                 if (remap is not null)
                 {
-                    int mapped = remap(relOffset);
+                    int mapped = remap((uint)relOffset);
                     if (mapped < 0) continue; // in an FDE of a discarded function
                     relOffset = (uint)mapped;
                 }
-                uint type = rel.Type;
-                if (_backend.IsNoneRelocation(type)) continue;
-                uint symIndex = rel.SymbolIndex;
-                if (symIndex >= (uint)_symbols.Length)
-                    throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: relocation refers to bad symbol index {symIndex}");
-                var target = symIndex == 0 ? absoluteZero : _symbols[symIndex];
-                if (target is null || (target.Kind == SymbolKind.Defined && target.Block!.Section is null))
-                {
-                    ref readonly var es = ref syms[(int)symIndex];
-                    string tname = es.Type == ElfAbi.SttSection ? Elf.SectionName(Elf.SymbolSectionIndex((int)symIndex, es)) : Elf.SymbolName(es);
-                    throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: relocation against '{tname}', which is in a section that is not loaded or was discarded");
-                }
-                if (!_backend.TryMapRelocation(type, out ushort kind, out int width))
-                    throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: unsupported relocation type {_backend.RelocationName(type)} against '{target.DisplayName}'");
-                if (relOffset > block.Size || block.Size - relOffset < (ulong)width || rel.Offset > uint.MaxValue)
-                    throw Error((int)rsh.Info, $"offset 0x{rel.Offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}' is outside the section");
-                if (_backend.RequiresThreadLocalTarget(kind) is { } needsTls && needsTls != target.IsThreadLocal)
-                    throw ThreadLocalMismatch((int)rsh.Info, rel.Offset, type, target, needsTls);
-                block.Edges.Add(new Edge(kind, relOffset, target, rel.Addend));
+                if (TryMakeEdge(rel, relOffset, block, section, absoluteZero, out var edge)) block.Edges.Add(edge);
             }
         }
+    }
+
+    /// <summary>One relocation as an edge, validated; false for R_*_NONE.</summary>
+    bool TryMakeEdge(in Elf64Rela rel, ulong relOffset, Block block, int section, Symbol absoluteZero, out Edge edge)
+    {
+        edge = default;
+        uint type = rel.Type;
+        if (_backend.IsNoneRelocation(type)) return false;
+        uint symIndex = rel.SymbolIndex;
+        if (symIndex >= (uint)_symbols.Length)
+            throw Error(section, $"offset 0x{rel.Offset:x}: relocation refers to bad symbol index {symIndex}");
+        var target = symIndex == 0 ? absoluteZero : _symbols[symIndex];
+        if (target is null || (target.Kind == SymbolKind.Defined && target.Block!.Section is null))
+        {
+            ref readonly var es = ref Elf.Symbols[(int)symIndex];
+            string tname = es.Type == ElfAbi.SttSection ? Elf.SectionName(Elf.SymbolSectionIndex((int)symIndex, es)) : Elf.SymbolName(es);
+            throw Error(section, $"offset 0x{rel.Offset:x}: relocation against '{tname}', which is in a section that is not loaded or was discarded");
+        }
+        if (!_backend.TryMapRelocation(type, out ushort kind, out int width))
+            throw Error(section, $"offset 0x{rel.Offset:x}: unsupported relocation type {_backend.RelocationName(type)} against '{target.DisplayName}'");
+        if (relOffset > block.Size || block.Size - relOffset < (ulong)width || rel.Offset > uint.MaxValue)
+            throw Error(section, $"offset 0x{rel.Offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}' is outside the section");
+        if (_backend.RequiresThreadLocalTarget(kind) is { } needsTls && needsTls != target.IsThreadLocal)
+            throw ThreadLocalMismatch(section, rel.Offset, type, target, needsTls);
+        edge = new Edge(kind, (uint)relOffset, target, rel.Addend);
+        return true;
     }
 
     LinkError ThreadLocalMismatch(int section, ulong offset, uint type, Symbol target, bool needsTls)
