@@ -128,7 +128,7 @@ cd "$root"
   echo "Objects already in memory (bytes) to a callable \`main\`, then the JITDylib is removed again"
   echo "(\`bench/OrcSharp.Benchmarks\`, run by this script with \`ORCSHARP_BENCH_WORK=bench/.work\`)."
   echo
-  echo "$bdn" | sed -n '/^| *Method/,$p'
+  echo "$bdn" | sed -n '/^| *Method/,$p' | grep '^|'
   echo
   echo "## Where the time goes (\`--stats\`)"
   echo

@@ -47,10 +47,20 @@ public sealed class InputLoader
         else throw new LinkError($"{path}: file format not recognized (expected an ELF object, archive or shared library)");
     }
 
-    void AddArchive(string path, ReadOnlyMemory<byte> bytes)
+    /// <summary>An archive by path, parsed once per process while the file is unchanged: every JITDylib
+    /// (and every link of a long-lived host) shares libgcc.a's one mapping and index.</summary>
+    void AddArchive(string path, ReadOnlyMemory<byte>? bytes = null)
     {
-        if (_archivePaths.Add(Path.GetFullPath(path))) _jd.AddArchive(StaticArchive.Parse(path, bytes));
+        string full = Path.GetFullPath(path);
+        if (!_archivePaths.Add(full)) return;
+        var info = new FileInfo(full);
+        var key = (full, info.Exists ? info.Length : -1, info.Exists ? info.LastWriteTimeUtc.Ticks : 0);
+        if (!SharedArchives.TryGetValue(key, out var archive))
+            archive = SharedArchives.GetOrAdd(key, StaticArchive.Parse(path, bytes ?? MappedFile.Read(path)));
+        _jd.AddArchive(archive);
     }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<(string, long, long), StaticArchive> SharedArchives = new();
 
     /// <summary>-l NAME: found and expanded like GNU ld does.</summary>
     public void AddLibrary(string name) => AddResolved(_search.Resolve(name));
@@ -66,7 +76,7 @@ public sealed class InputLoader
 
     void AddArchiveIfFound(string name)
     {
-        if (_search.TryFindStatic(name) is { } path) AddArchive(path, MappedFile.Read(path));
+        if (_search.TryFindStatic(name) is { } path) AddArchive(path);
     }
 
     void AddResolved(IEnumerable<ResolvedInput> inputs)
@@ -76,7 +86,7 @@ public sealed class InputLoader
             switch (input.Kind)
             {
                 case InputKind.SharedLibrary: _jd.AddSharedLibrary(input.Path, input.AsNeeded); break;
-                case InputKind.StaticArchive: AddArchive(input.Path, MappedFile.Read(input.Path)); break;
+                case InputKind.StaticArchive: AddArchive(input.Path); break;
                 case InputKind.RelocatableObject: _jd.AddObject(input.Path, MappedFile.Read(input.Path)); break;
             }
         }

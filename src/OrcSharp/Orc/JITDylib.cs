@@ -77,12 +77,26 @@ public sealed class JITDylib
     /// <summary>Links every pending object (plus the archive members they need) as one unit.</summary>
     public LinkedUnit Link()
     {
+        var builder = new LinkUnitBuilder(Name, _session.Backend);
+        var inputs = _pending.ToArray();
+        _pending.Clear();
+        try { return Link(builder, inputs); }
+        finally
+        {
+            // The objects' bytes are in executor memory now (or the link failed): unmap them at once
+            // rather than when the collector gets to it, so a long-lived host does not pile up mappings.
+            foreach (var o in inputs)
+                if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, MappedFile>(o.Bytes, out var mapped))
+                    ((IDisposable)mapped).Dispose();
+        }
+    }
+
+    LinkedUnit Link(LinkUnitBuilder builder, ObjectInput[] inputs)
+    {
         var backend = _session.Backend;
         var stats = new LinkStats();
         var sw = System.Diagnostics.Stopwatch.StartNew();
-        var builder = new LinkUnitBuilder(Name, backend);
-        builder.AddObjects(_pending);
-        _pending.Clear();
+        builder.AddObjects(inputs);
         stats.ParseMs = sw.Elapsed.TotalMilliseconds; sw.Restart();
         bool DefinedHere(string n) => _symbols.ContainsKey(n);
         builder.LoadArchiveMembers(_archives, DefinedHere);

@@ -145,4 +145,30 @@ public class UnloadingTests
             Assert.Equal(0, _Unwind_Find_FDE(fn + 1, bases));
         }
     }
+
+    /// <summary>A long-lived host linking and removing over and over keeps its memory map flat: input
+    /// mappings are released after each link, archives are shared, executor memory is reused.</summary>
+    [Fact]
+    public void RepeatedLinksDoNotAccumulateMappings()
+    {
+        string dir = TestSupport.NewTempDir();
+        // Over the size that inputs are memory-mapped at, so the mapping path is exercised.
+        string obj = TestSupport.CompileC(dir, "big", "static char pad[400000] = {1};\nint main(void) { return pad[7]; }\n", "-O2");
+        var executor = new InProcessExecutorControl();
+        using var session = new ExecutionSession(executor);
+        int Maps() => File.ReadAllLines("/proc/self/maps").Length;
+        int before = 0;
+        for (int i = 0; i < 400; i++)
+        {
+            if (i == 50) before = Maps();
+            var jd = session.CreateJITDylib("again");
+            var loader = new InputLoader(jd, []);
+            loader.AddFile(obj);
+            loader.AddDefaultLibraries(cxx: false);
+            jd.Link();
+            session.RemoveJITDylib(jd);
+        }
+        Assert.InRange(Maps(), 0, before + 40);
+        Assert.Equal(0, executor.MemoryManager.LiveAllocations);
+    }
 }
