@@ -173,6 +173,37 @@ public class RemoteExecutionTests
         finally { if (!executor.HasExited) executor.Kill(); }
     }
 
+    /// <summary>Over TCP there is no child to wait for: when the connection dies mid-call, the pending
+    /// call fails with the connection's fate instead of hanging.</summary>
+    [Fact]
+    public unsafe void LostConnectionFailsThePendingCall()
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileC(dir, "sleeper", "#include <unistd.h>\nvoid sleeper(void) { sleep(30); }\n", "-O2 -fPIC");
+        var psi = new ProcessStartInfo(TestSupport.Orcsharp) { RedirectStandardError = true };
+        foreach (var a in new[] { "executor", "--listen", "127.0.0.1:0" }) psi.ArgumentList.Add(a);
+        using var executor = Process.Start(psi)!;
+        try
+        {
+            var line = executor.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult()!;
+            using var epc = SimpleRemoteEPC.ConnectTcp(line["orcsharp executor: listening on ".Length..]);
+            using var session = new ExecutionSession(epc);
+            var jd = session.CreateJITDylib("sleeper");
+            var loader = new InputLoader(jd, []);
+            loader.AddFile(obj);
+            loader.AddDefaultLibraries(cxx: false);
+            jd.Link();
+            var sleeper = jd.Lookup("sleeper")!.Value;
+            var call = Task.Run(() => epc.RunInitializers([sleeper]));
+            Thread.Sleep(300);
+            executor.Kill();
+            var e = Assert.Throws<AggregateException>(() => call.Wait(TimeSpan.FromSeconds(20)));
+            var le = Assert.IsType<LinkError>(e.InnerException);
+            Assert.Matches("^executor (closed the connection|connection failed: .+)$", le.Message);
+        }
+        finally { if (!executor.HasExited) executor.Kill(); }
+    }
+
     [Fact]
     public void NoExecutorListeningIsOneClearError()
     {
