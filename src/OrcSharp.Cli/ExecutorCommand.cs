@@ -23,6 +23,7 @@ static partial class ExecutorCommand
 
     public static int Execute(string[] args)
     {
+        LauncherCheck.EnsureFresh();
         bool stdio = false;
         string? listen = null;
         int programStdout = -1, programStdin = -1;

@@ -7,9 +7,15 @@ public static class Program
 {
     public static int Main(string[] args)
     {
+        LauncherCheck.Begin();
         try
         {
-            if (args.Length == 0 || args[0] is "-h" or "--help" or "help") { Console.Out.Write(Usage); return args.Length == 0 ? 1 : 0; }
+            if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+            {
+                LauncherCheck.EnsureFresh();
+                Console.Out.Write(Usage);
+                return args.Length == 0 ? 1 : 0;
+            }
             return args[0] switch
             {
                 "run" => RunCommand.Execute(RunOptions.Parse(args[1..])),
@@ -29,6 +35,7 @@ public static class Program
 
     public static int Fail(string message)
     {
+        LauncherCheck.EnsureFresh();
         Console.Error.WriteLine($"orcsharp: error: {message}");
         return 1;
     }

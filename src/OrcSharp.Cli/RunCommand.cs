@@ -64,6 +64,7 @@ public static class RunCommand
         // In process, running never returns, so the figures come first; a remote run returns, and its
         // figures then include the run call (connect to exit).
         bool remote = executor is SimpleRemoteEPC;
+        LauncherCheck.EnsureFresh(); // nothing is printed or run by a binary older than its sources
         if (o.Stats && (!remote || o.NoExec)) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;
 

@@ -1,0 +1,106 @@
+using System.Runtime.InteropServices;
+
+namespace OrcSharp.Cli;
+
+/// <summary>
+/// When this binary is the repo's cached build (.cache/orcsharp-cli/ under a checkout), it checks that no
+/// source is newer than itself and otherwise hands over to the ./orcsharp launcher to rebuild. Doing the
+/// check here (about 90 file times, no process started) lets the launcher start this binary at once.
+/// </summary>
+static partial class LauncherCheck
+{
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int execv(string path, nint* argv);
+
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int unsetenv(string name);
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
+
+    static Thread? _check;
+    static string? _staleLauncher;
+
+    /// <summary>Starts the check on the other core; <see cref="EnsureFresh"/> collects it before anything
+    /// is printed or run.</summary>
+    public static void Begin()
+    {
+        // Set by the launcher when it has just built this binary: never loop on a clock-skewed source.
+        // Removed from the C environment too, so JIT'd programs see the environment they were given.
+        if (Environment.GetEnvironmentVariable("ORCSHARP_BUILT") is not null)
+        {
+            unsetenv("ORCSHARP_BUILT");
+            Environment.SetEnvironmentVariable("ORCSHARP_BUILT", null);
+            return;
+        }
+        _check = new Thread(() => _staleLauncher = StaleLauncher()) { IsBackground = true, Name = "orcsharp-stale-check" };
+        _check.Start();
+    }
+
+    /// <summary>If a source is newer than this binary, hands over to the launcher (which rebuilds and
+    /// runs the same command); nothing has been printed or run by then.</summary>
+    public static unsafe void EnsureFresh()
+    {
+        if (_check is null) return;
+        _check.Join();
+        _check = null;
+        if (_staleLauncher is not { } launcher) return;
+        // The C environment, which execv passes on (.NET's own copy is not it).
+        setenv("ORCSHARP_REBUILD", "1", 1);
+        var argv = new List<string> { "/bin/sh", launcher };
+        argv.AddRange(Environment.GetCommandLineArgs().Skip(1));
+        var p = new nint[argv.Count + 1];
+        for (int i = 0; i < argv.Count; i++) p[i] = Marshal.StringToCoTaskMemUTF8(argv[i]);
+        fixed (nint* a = p) execv("/bin/sh", a);
+    }
+
+    /// <summary>The launcher to rebuild with, if this is a checkout's cached build and a source is newer.</summary>
+    static string? StaleLauncher()
+    {
+        string? exe = Environment.ProcessPath;
+        if (exe is null || !exe.EndsWith("/.cache/orcsharp-cli/OrcSharp.Cli", StringComparison.Ordinal)) return null;
+        string root = exe[..^"/.cache/orcsharp-cli/OrcSharp.Cli".Length];
+        string launcher = root + "/orcsharp";
+        if (ModifiedAt(launcher) is null || ModifiedAt(exe) is not { } built) return null;
+        bool stale = NewerThan(root + "/src", built) || ModifiedAt(root + "/Directory.Build.props") > built;
+        return stale ? launcher : null;
+    }
+
+    // Straight libc calls: this runs on every start, and the managed file APIs cost several times more.
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)] private static unsafe partial int stat(string path, byte* buf);
+    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)] private static partial nint opendir(string path);
+    [LibraryImport("libc.so.6")] private static partial nint readdir(nint dir);
+    [LibraryImport("libc.so.6")] private static partial int closedir(nint dir);
+    const int StatSize = 256, StatMtimeOffset = 88, DirentTypeOffset = 18, DirentNameOffset = 19;
+    const byte DtDir = 4;
+
+    /// <summary>Modification time as (seconds, nanoseconds) packed for comparison, or null if absent.</summary>
+    static unsafe Int128? ModifiedAt(string path)
+    {
+        byte* buf = stackalloc byte[StatSize];
+        if (stat(path, buf) != 0) return null;
+        return ((Int128)(*(long*)(buf + StatMtimeOffset)) << 32) | (uint)*(long*)(buf + StatMtimeOffset + 8);
+    }
+
+    /// <summary>Whether a C# source or project under <paramref name="dir"/> (bin/ and obj/ skipped), or a
+    /// folder (files added or removed), changed after <paramref name="time"/>.</summary>
+    static unsafe bool NewerThan(string dir, Int128 time)
+    {
+        if (ModifiedAt(dir) is not { } t || t > time) return true;
+        nint d = opendir(dir);
+        if (d == 0) return true;
+        try
+        {
+            for (nint e; (e = readdir(d)) != 0;)
+            {
+                string name = Marshal.PtrToStringUTF8(e + DirentNameOffset)!;
+                if (name.StartsWith('.') || name is "bin" or "obj") continue;
+                string path = dir + "/" + name;
+                if (*(byte*)(e + DirentTypeOffset) == DtDir) { if (NewerThan(path, time)) return true; }
+                else if ((name.EndsWith(".cs", StringComparison.Ordinal) || name.EndsWith(".csproj", StringComparison.Ordinal)) && ModifiedAt(path) > time)
+                    return true;
+            }
+        }
+        finally { closedir(d); }
+        return false;
+    }
+}
