@@ -89,6 +89,12 @@ ORCSHARP_BENCH_WORK="$work" dotnet run -c Release --project "$root/bench/OrcShar
   --filter '*' --exporters github --artifacts "$work/bdn" >"$work/bdn.log" 2>&1 || { tail -30 "$work/bdn.log"; exit 1; }
 bdn=$(cat "$work"/bdn/results/*-report-github.md)
 
+heading() { printf '## %s\n\n' "$1"; }
+table_header() { # column names: the header row and its separator row
+  local head="|" rule="|" c
+  for c in "$@"; do head="$head $c |"; rule="$rule --- |"; done
+  printf '%s\n%s\n' "$head" "$rule"
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 cd "$root"
@@ -100,10 +106,8 @@ cd "$root"
   echo "Whole-process figures are hyperfine medians of $runs runs after 3 warm-ups, wall time in ms. Rerun the"
   echo "script to reproduce; it rewrites this file (the notes at the end are kept in the script)."
   echo
-  echo "## Linking sqlite (whole process, nothing runs)"
-  echo
-  echo "| objects | orcsharp run --noexec | llvm-jitlink -noexec | ld -shared + dlopen | orcsharp / llvm-jitlink | orcsharp / ld |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  heading "Linking sqlite (whole process, nothing runs)"
+  table_header objects "orcsharp run --noexec" "llvm-jitlink -noexec" "ld -shared + dlopen" "orcsharp / llvm-jitlink" "orcsharp / ld"
   for w in clang gcc; do
     echo "| sqlite ($w) + driver | ${T[noexec-$w-orc]} | ${T[noexec-$w-llvm]} | ${T[noexec-$w-ld]} | $(ratio "${T[noexec-$w-orc]}" "${T[noexec-$w-llvm]}") | $(ratio "${T[noexec-$w-orc]}" "${T[noexec-$w-ld]}") |"
   done
@@ -111,27 +115,22 @@ cd "$root"
   echo
   echo "Peak memory (max RSS, KiB) of the same \`--noexec\` link:"
   echo
-  echo "| objects | orcsharp | llvm-jitlink | orcsharp / llvm-jitlink |"
-  echo "| --- | --- | --- | --- |"
+  table_header objects orcsharp llvm-jitlink "orcsharp / llvm-jitlink"
   for w in clang gcc; do echo "| sqlite ($w) + driver | ${M[$w-orc]} | ${M[$w-llvm]} | $(ratio "${M[$w-orc]}" "${M[$w-llvm]}") |"; done
   echo
-  echo "## Running the sqlite driver (whole process)"
-  echo
-  echo "| objects | native program | orcsharp run | JIT overhead | orcsharp run --oop | out-of-process overhead over in-process |"
-  echo "| --- | --- | --- | --- | --- | --- |"
+  heading "Running the sqlite driver (whole process)"
+  table_header objects "native program" "orcsharp run" "JIT overhead" "orcsharp run --oop" "out-of-process overhead over in-process"
   for w in clang gcc; do
     echo "| sqlite ($w) + driver | ${T[run-$w-native]} | ${T[run-$w-orc]} | $(minus "${T[run-$w-orc]}" "${T[run-$w-native]}") | ${T[run-$w-oop]} | $(minus "${T[run-$w-oop]}" "${T[run-$w-orc]}") |"
   done
   echo
-  echo "## In process (BenchmarkDotNet)"
-  echo
+  heading "In process (BenchmarkDotNet)"
   echo "Objects already in memory (bytes) to a callable \`main\`, then the JITDylib is removed again"
   echo "(\`bench/OrcSharp.Benchmarks\`, run by this script with \`ORCSHARP_BENCH_WORK=bench/.work\`)."
   echo
   echo "$bdn" | sed -n '/^| *Method/,$p' | grep '^|'
   echo
-  echo "## Where the time goes (\`--stats\`)"
-  echo
+  heading "Where the time goes (\`--stats\`)"
   echo "\`orcsharp run --noexec --stats\` on sqlite (clang) + driver, phases in ms:"
   echo
   echo '```'

@@ -39,6 +39,17 @@ public static class TestSupport
         return obj;
     }
 
+    /// <summary>A new JITDylib with these objects and the libraries the compiler driver adds, linked.</summary>
+    public static OrcSharp.Orc.JITDylib LinkNew(OrcSharp.Orc.ExecutionSession session, string name, bool cxx, params string[] objects)
+    {
+        var jd = session.CreateJITDylib(name);
+        var loader = new OrcSharp.Orc.InputLoader(jd, []);
+        foreach (var o in objects) loader.AddFile(o);
+        loader.AddDefaultLibraries(cxx);
+        jd.Link();
+        return jd;
+    }
+
     public static ProcessResult Run(string cmd, params string[] args) => ProcessRunner.Run(cmd, args, timeoutMs: 60000);
     public static ProcessResult RunOrcsharp(params string[] args) => ProcessRunner.Run(Orcsharp, args, timeoutMs: 120000);
 }

@@ -79,11 +79,7 @@ public class RemoteExecutionTests
             """, "-O2 -fPIC");
         using var epc = SimpleRemoteEPC.Spawn(TestSupport.Orcsharp, ["executor", "--stdio"]);
         using var session = new ExecutionSession(epc);
-        var jd = session.CreateJITDylib("timers");
-        var loader = new InputLoader(jd, []);
-        loader.AddFile(obj);
-        loader.AddDefaultLibraries(cxx: false);
-        jd.Link();
+        var jd = TestSupport.LinkNew(session, "timers", cxx: false, obj);
         var sleeper = jd.Lookup("sleeper")!.Value;
         var killer = jd.Lookup("killer")!.Value;
         var sw = Stopwatch.StartNew();
@@ -188,11 +184,7 @@ public class RemoteExecutionTests
             var line = executor.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult()!;
             using var epc = SimpleRemoteEPC.ConnectTcp(line["orcsharp executor: listening on ".Length..]);
             using var session = new ExecutionSession(epc);
-            var jd = session.CreateJITDylib("sleeper");
-            var loader = new InputLoader(jd, []);
-            loader.AddFile(obj);
-            loader.AddDefaultLibraries(cxx: false);
-            jd.Link();
+            var jd = TestSupport.LinkNew(session, "sleeper", cxx: false, obj);
             var sleeper = jd.Lookup("sleeper")!.Value;
             var call = Task.Run(() => epc.RunInitializers([sleeper]));
             Thread.Sleep(300);

@@ -53,11 +53,7 @@ public class ThreadLocalTests
 
         var executor = new InProcessExecutorControl();
         using var session = new ExecutionSession(executor);
-        var jd = session.CreateJITDylib("tls");
-        var loader = new InputLoader(jd, []);
-        loader.AddFile(obj);
-        loader.AddDefaultLibraries(cxx: false);
-        jd.Link();
+        var jd = TestSupport.LinkNew(session, "tls", cxx: false, obj);
         get = (delegate* unmanaged<int>)jd.Lookup("get_value")!.Value.Value;
         set = (delegate* unmanaged<int, void>)jd.Lookup("set_value")!.Value.Value;
         addr = (delegate* unmanaged<nint>)jd.Lookup("value_addr")!.Value.Value;
@@ -135,12 +131,7 @@ public class ThreadLocalTests
 
         var executor = new InProcessExecutorControl();
         using var session = new ExecutionSession(executor);
-        var jd = session.CreateJITDylib("fallback");
-        var loader = new InputLoader(jd, []);
-        loader.AddFile(data);
-        loader.AddFile(access);
-        loader.AddDefaultLibraries(cxx: false);
-        jd.Link();
+        var jd = TestSupport.LinkNew(session, "fallback", cxx: false, data, access);
         long Read(string fn) => ((delegate* unmanaged<long>)jd.Lookup(fn)!.Value.Value)();
         long[] Snapshot() => [Read("read_gd"), Read("read_ld"), Read("read_ie"), Read("read_desc")];
         Assert.Equal([11L, 22L, 33L, 44L], Snapshot());
@@ -163,11 +154,7 @@ public class ThreadLocalTests
         foreach (var (name, init) in new[] { ("first", 1), ("second", 2) })
         {
             string obj = TestSupport.CompileC(dir, name, $"_Thread_local int v = {init};\nint {name}(int add) {{ v += add; return v; }}\n", "-O2 -fPIC");
-            var jd = session.CreateJITDylib(name);
-            var loader = new InputLoader(jd, []);
-            loader.AddFile(obj);
-            loader.AddDefaultLibraries(cxx: false);
-            jd.Link();
+            var jd = TestSupport.LinkNew(session, name, cxx: false, obj);
             fns.Add((nint)jd.Lookup(name)!.Value.Value);
         }
         var first = (delegate* unmanaged<int, int>)fns[0];

@@ -28,11 +28,7 @@ public class UnloadingTests
         string expected = "";
         for (int round = 0; round < 3; round++)
         {
-            var jd = session.CreateJITDylib("plugin");
-            var loader = new InputLoader(jd, []);
-            loader.AddFile(obj);
-            loader.AddDefaultLibraries(cxx: false);
-            jd.Link();
+            var jd = TestSupport.LinkNew(session, "plugin", cxx: false, obj);
             Assert.True(executor.MemoryManager.LiveAllocations > liveBefore);
             session.Initialize(jd);
             expected += "ctor\n";
@@ -71,18 +67,14 @@ public class UnloadingTests
 
         var executor = new InProcessExecutorControl();
         using var session = new ExecutionSession(executor);
-        var jd = session.CreateJITDylib("app");
-        var loader = new InputLoader(jd, []);
-        loader.AddFile(baseObj);
-        loader.AddDefaultLibraries(cxx: false);
-        jd.Link();
+        var jd = TestSupport.LinkNew(session, "app", cxx: false, baseObj);
         session.Initialize(jd);
         int liveWithBase = executor.MemoryManager.LiveAllocations;
         string expected = "base ctor\n";
 
         for (int v = 1; v <= 2; v++)
         {
-            loader.AddFile(plugins[v - 1]);
+            jd.AddObject(plugins[v - 1], File.ReadAllBytes(plugins[v - 1]));
             var unit = jd.Link();
             session.Initialize(jd);
             expected += $"plugin{v} ctor\n";
@@ -129,11 +121,7 @@ public class UnloadingTests
         for (int v = 1; v <= 3; v++)
         {
             string obj = TestSupport.CompileCxx(dir, $"thrower{v}", Source(v), "-O2 -fPIC");
-            var jd = session.CreateJITDylib("thrower");
-            var loader = new InputLoader(jd, []);
-            loader.AddFile(obj);
-            loader.AddDefaultLibraries(cxx: true);
-            jd.Link();
+            var jd = TestSupport.LinkNew(session, "thrower", cxx: true, obj);
             session.Initialize(jd);
             nint fn = (nint)jd.Lookup("catch_through")!.Value.Value;
             int hits = 0;
@@ -161,11 +149,7 @@ public class UnloadingTests
         for (int i = 0; i < 400; i++)
         {
             if (i == 50) before = Maps();
-            var jd = session.CreateJITDylib("again");
-            var loader = new InputLoader(jd, []);
-            loader.AddFile(obj);
-            loader.AddDefaultLibraries(cxx: false);
-            jd.Link();
+            var jd = TestSupport.LinkNew(session, "again", cxx: false, obj);
             session.RemoveJITDylib(jd);
         }
         Assert.InRange(Maps(), 0, before + 40);
