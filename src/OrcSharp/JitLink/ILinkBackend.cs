@@ -30,6 +30,10 @@ public interface ILinkBackend
     /// <summary>Builds GOT entries and stubs and rewrites the edges that use them (runs before allocation).</summary>
     BackendPassResult BuildGotAndStubs(LinkGraph graph);
 
+    /// <summary>After addresses are assigned: adds range-extension veneers for branches that cannot reach.
+    /// True if it added blocks (layout then runs again).</summary>
+    bool AddRangeExtensions(LinkGraph graph) => false;
+
     /// <summary>Whether an edge kind writes a field too narrow for an arbitrary 64-bit address (32-bit
     /// absolute or PC-relative): such references to library data need a copy in reach.</summary>
     bool IsNarrowReference(ushort kind);

@@ -62,9 +62,10 @@ public static class JitLinker
             layout = SegmentLayout.Compute(graph);
             alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
             layout.AssignAddresses(alloc);
-            bool changed = false;
+            bool changed = backend.AddRangeExtensions(graph);
             foreach (var p in plugins) changed |= p.PostAllocation(graph);
-            if (!changed || attempt > 0) break;
+            // A second layout can push another branch out of reach; a third settles any real program.
+            if (!changed || attempt >= 2) break;
             alloc.Abandon();
         }
         TlsModule? tlsModule = null;
@@ -73,7 +74,7 @@ public static class JitLinker
         {
             if (stats is not null) { stats.LayoutAllocMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
 
-            var gotBase = graph.DefinedSymbols.FirstOrDefault(s => s.Name == "_GLOBAL_OFFSET_TABLE_")?.Address ?? default;
+            var gotBase = GlobalOffsetTable.FindBase(graph)?.Address ?? default;
             var ctx = new FixupContext(gotBase);
             if (!tlsImage.IsEmpty)
             {

@@ -13,8 +13,8 @@ public sealed class ExecutionSession : IDisposable
     public ExecutionSession(IExecutorControl executor)
     {
         Executor = executor;
-        Backend = executor.TargetTriple.StartsWith("x86_64", StringComparison.Ordinal)
-            ? X86_64Backend.Instance
+        Backend = executor.TargetTriple.StartsWith("x86_64", StringComparison.Ordinal) ? X86_64Backend.Instance
+            : executor.TargetTriple.StartsWith("aarch64", StringComparison.Ordinal) ? JitLink.AArch64.AArch64Backend.Instance
             : throw new LinkError($"no JIT-link backend for target {executor.TargetTriple}");
     }
 

@@ -11,7 +11,7 @@ public sealed class X86_64Backend : ILinkBackend
     public TargetArch Arch => TargetArch.X86_64;
     public ushort ElfMachine => ElfAbi.EmX86_64;
 
-    public const string GotSectionName = "$__GOT", StubSectionName = "$__STUBS", GotSymbolName = "_GLOBAL_OFFSET_TABLE_";
+    public const string GotSectionName = GlobalOffsetTable.SectionName, StubSectionName = GlobalOffsetTable.StubSectionName;
 
     // ELF relocation numbers (psABI).
     const uint R_NONE = 0, R_64 = 1, R_PC32 = 2, R_GOT32 = 3, R_PLT32 = 4, R_GOTPCREL = 9, R_32 = 10, R_32S = 11,
@@ -107,51 +107,16 @@ public sealed class X86_64Backend : ILinkBackend
         };
     }
 
-    public bool ShouldLoadSection(string name, in Elf64SectionHeader header) =>
-        header.Type != ElfAbi.ShtNote;
+    public bool ShouldLoadSection(string name, in Elf64SectionHeader header) => Elf.ElfSectionRules.ShouldLoad(header);
+    public MemProt SectionProt(string name, ulong flags) => Elf.ElfSectionRules.Protection(name, flags);
 
-    public MemProt SectionProt(string name, ulong flags)
-    {
-        if ((flags & ElfAbi.ShfExecInstr) != 0) return MemProt.Read | MemProt.Exec;
-        if ((flags & ElfAbi.ShfWrite) == 0) return MemProt.Read;
-        // Data that only relocation writes (RELRO in a native link) is read-only once fixed up.
-        if (name.StartsWith(".data.rel.ro", StringComparison.Ordinal) || name.StartsWith(".init_array", StringComparison.Ordinal) ||
-            name.StartsWith(".fini_array", StringComparison.Ordinal) || name == ".preinit_array" ||
-            name.StartsWith(".ctors", StringComparison.Ordinal) || name.StartsWith(".dtors", StringComparison.Ordinal))
-            return MemProt.Read;
-        return MemProt.Read | MemProt.Write;
-    }
-
-    public void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table)
-    {
-        if (table.TryGet(GotSymbolName, out var s) && !s.IsDefined) table.DefineSynthetic(GotBase(graph));
-    }
-
-    /// <summary>The GOT header block (8 reserved bytes) and its _GLOBAL_OFFSET_TABLE_ symbol, created once.</summary>
-    static Symbol GotBase(LinkGraph graph)
-    {
-        var got = graph.GetOrCreateSection(GotSectionName, MemProt.Read);
-        if (got.Blocks.Count > 0 && got.Blocks[0].SourceSection == "GOT header")
-            return graph.DefinedSymbols.First(x => x.Name == GotSymbolName);
-        var header = new Block(got, new byte[8], 8, 8, false, "<linker>", "GOT header");
-        got.Blocks.Insert(0, header);
-        var sym = Symbol.Defined(GotSymbolName, header, 0, 0, Linkage.Strong, SymbolScope.Hidden, false);
-        sym.Origin = "<linker>";
-        graph.DefinedSymbols.Add(sym);
-        return sym;
-    }
+    public void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table) => GlobalOffsetTable.DefineIfReferenced(graph, table);
 
     public BackendPassResult BuildGotAndStubs(LinkGraph graph)
     {
         X86_64TlsRelaxation.Run(graph);
         return new X86_64GotStubBuilder(graph).Run();
     }
-
-    internal static Symbol? FindGotBase(LinkGraph graph) =>
-        graph.FindSection(GotSectionName) is { Blocks.Count: > 0 } s && s.Blocks[0].SourceSection == "GOT header"
-            ? graph.DefinedSymbols.FirstOrDefault(x => x.Name == GotSymbolName) : null;
-
-    internal static Symbol EnsureGotBase(LinkGraph graph) => GotBase(graph);
 
     public void ApplyFixups(Block block, Span<byte> mem, in FixupContext ctx)
     {
@@ -202,7 +167,7 @@ public sealed class X86_64Backend : ILinkBackend
                     break;
                 }
                 default:
-                    throw new LinkError($"{block.SourceFile}: section {block.SourceSection}: offset 0x{e.Offset:x}: edge kind {EdgeKindName(e.Kind)} reached fixup (internal error)");
+                    throw FixupFields.Unexpected(block, e, this);
             }
         }
     }
@@ -242,32 +207,17 @@ public sealed class X86_64Backend : ILinkBackend
         return false;
     }
 
-    static void Write64(Span<byte> f, ulong v) => BinaryPrimitives.WriteUInt64LittleEndian(f, v);
+    static void Write64(Span<byte> f, ulong v) => FixupFields.Write64(f, v);
 
     static void WriteU32(Span<byte> f, ulong v, Block b, in Edge e)
     {
-        if (v > uint.MaxValue) throw OutOfRange(b, e, (long)v);
+        if (v > uint.MaxValue) throw FixupFields.OutOfRange(b, e, (long)v, Instance);
         BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)v);
     }
 
-    static void WriteS32(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, int.MinValue, int.MaxValue, 4, b, e);
-    static void Write16(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, short.MinValue, ushort.MaxValue, 2, b, e);
-    static void WriteS16(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, short.MinValue, short.MaxValue, 2, b, e);
-    static void Write8(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, sbyte.MinValue, byte.MaxValue, 1, b, e);
-    static void WriteS8(Span<byte> f, long v, Block b, in Edge e) => WriteChecked(f, v, sbyte.MinValue, sbyte.MaxValue, 1, b, e);
-
-    /// <summary>Writes the low <paramref name="width"/> bytes of v after checking it lies in [min, max].</summary>
-    static void WriteChecked(Span<byte> f, long v, long min, long max, int width, Block b, in Edge e)
-    {
-        if (v < min || v > max) throw OutOfRange(b, e, v);
-        switch (width)
-        {
-            case 1: f[0] = (byte)v; break;
-            case 2: BinaryPrimitives.WriteUInt16LittleEndian(f, (ushort)v); break;
-            default: BinaryPrimitives.WriteUInt32LittleEndian(f, (uint)v); break;
-        }
-    }
-
-    static LinkError OutOfRange(Block b, in Edge e, long v) =>
-        new($"{b.SourceFile}: section {b.SourceSection}: offset 0x{e.Offset:x}: {((X86Edge)e.Kind)} fixup against '{e.Target.DisplayName}' is out of range (value 0x{v:x})");
+    static void WriteS32(Span<byte> f, long v, Block b, in Edge e) => FixupFields.WriteChecked(f, v, int.MinValue, int.MaxValue, 4, b, e, Instance);
+    static void Write16(Span<byte> f, long v, Block b, in Edge e) => FixupFields.WriteChecked(f, v, short.MinValue, ushort.MaxValue, 2, b, e, Instance);
+    static void WriteS16(Span<byte> f, long v, Block b, in Edge e) => FixupFields.WriteChecked(f, v, short.MinValue, short.MaxValue, 2, b, e, Instance);
+    static void Write8(Span<byte> f, long v, Block b, in Edge e) => FixupFields.WriteChecked(f, v, sbyte.MinValue, byte.MaxValue, 1, b, e, Instance);
+    static void WriteS8(Span<byte> f, long v, Block b, in Edge e) => FixupFields.WriteChecked(f, v, sbyte.MinValue, sbyte.MaxValue, 1, b, e, Instance);
 }

@@ -13,14 +13,17 @@ namespace OrcSharp.JitLink.X86_64;
 sealed class X86_64GotStubBuilder
 {
     static readonly byte[] StubTemplate = { 0xff, 0x25, 0, 0, 0, 0 };
-    static readonly byte[] GotEntryTemplate = new byte[8];
 
     readonly LinkGraph _graph;
-    readonly Dictionary<Symbol, Symbol> _gotEntries = new(ReferenceEqualityComparer.Instance);
+    readonly GlobalOffsetTable _got;
     readonly Dictionary<Symbol, Symbol> _stubs = new(ReferenceEqualityComparer.Instance);
-    Section? _got, _stubSection;
+    Section? _stubSection;
 
-    public X86_64GotStubBuilder(LinkGraph graph) => _graph = graph;
+    public X86_64GotStubBuilder(LinkGraph graph)
+    {
+        _graph = graph;
+        _got = new GlobalOffsetTable(graph, (ushort)X86Edge.Pointer64);
+    }
 
     public BackendPassResult Run()
     {
@@ -91,21 +94,11 @@ sealed class X86_64GotStubBuilder
             foreach (ref readonly var e in CollectionsMarshal.AsSpan(block.Edges))
                 if ((X86Edge)e.Kind is X86Edge.Delta64FromGot or X86Edge.GotBaseDelta32 or X86Edge.GotBaseDelta64
                     or X86Edge.GotOffset32 or X86Edge.GotOffset64) needsGotBase = true;
-        if (needsGotBase) X86_64Backend.EnsureGotBase(_graph);
+        if (needsGotBase) GlobalOffsetTable.EnsureBase(_graph);
         return new BackendPassResult(low32);
     }
 
-    Symbol GotEntry(Symbol target)
-    {
-        if (_gotEntries.TryGetValue(target, out var entry)) return entry;
-        _got ??= _graph.GetOrCreateSection(X86_64Backend.GotSectionName, MemProt.Read);
-        var block = new Block(_got, GotEntryTemplate, 8, 8, false, "<linker>", "GOT", 1);
-        block.Edges.Add(new Edge((ushort)X86Edge.Pointer64, 0, target, 0));
-        _got.Blocks.Add(block);
-        entry = Symbol.Defined(null, block, 0, 8, Linkage.Strong, SymbolScope.Local, false);
-        _gotEntries.Add(target, entry);
-        return entry;
-    }
+    Symbol GotEntry(Symbol target) => _got.Entry(target);
 
     Symbol Stub(Symbol target)
     {
