@@ -50,6 +50,7 @@ public static class Program
           --stats        phase timings and counters as JSON on stderr
           --oop          run in a child executor process (linking stays here)
           --connect H:P  run in the executor listening at H:P
+          --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
                orcsharp executor (--stdio | --listen 127.0.0.1:PORT)
                orcsharp jitlink ARGS...
 

@@ -15,6 +15,9 @@ public static class RunCommand
     {
         var total = Stopwatch.StartNew();
         if (StaticTlsReexec.IsRestarted) ParallelLink.Sequential = true;
+        // Another architecture runs in a cross executor, which is always a separate process.
+        string? cross = o.Target is { } t && t != CrossExecutor.HostArch ? t : null;
+        if (cross is not null) o.OutOfProcess = true;
         var objects = new List<string>();
         bool cxx = false;
         foreach (var input in o.Inputs)
@@ -22,7 +25,7 @@ public static class RunCommand
             if (SourceCompiler.IsSource(input))
             {
                 cxx |= SourceCompiler.IsCxx(input);
-                objects.Add(SourceCompiler.Compile(input));
+                objects.Add(SourceCompiler.Compile(input, cross is null ? null : CrossExecutor.ToolPrefix(cross)));
             }
             else objects.Add(input);
         }
@@ -31,7 +34,7 @@ public static class RunCommand
         ulong tlsReserve = 0;
         for (int attempt = 0; ; attempt++)
         {
-            var executor = CreateExecutor(o, tlsReserve);
+            var executor = CreateExecutor(o, cross, tlsReserve);
             try { return LinkAndRun(o, executor, cxx, objects, total, compileMs); }
             catch (StaticTlsExhaustedError e) when (o.OutOfProcess && attempt == 0)
             {
@@ -77,11 +80,10 @@ public static class RunCommand
         return status;
     }
 
-    static IExecutorControl CreateExecutor(RunOptions o, ulong tlsReserve)
+    static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve)
     {
         if (o.Connect is not null) return SimpleRemoteEPC.ConnectTcp(o.Connect);
         if (!o.OutOfProcess) return new InProcessExecutorControl();
-        string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
         var env = new Dictionary<string, string>();
         if (tlsReserve > 0)
         {
@@ -89,6 +91,8 @@ public static class RunCommand
             string? current = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
             env["GLIBC_TUNABLES"] = string.IsNullOrEmpty(current) ? tunable : current + ":" + tunable;
         }
+        if (cross is not null) return CrossExecutor.Spawn(cross, env);
+        string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
         return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env);
     }
 

@@ -15,6 +15,9 @@ public sealed class RunOptions
     public bool Stats { get; set; }
     public bool OutOfProcess { get; set; }
     public string? Connect { get; set; }
+    /// <summary>The architecture the program runs on (--target); another than this machine's means a
+    /// cross executor under qemu-user.</summary>
+    public string? Target { get; set; }
 
     public static RunOptions Parse(string[] args)
     {
@@ -40,6 +43,14 @@ public sealed class RunOptions
                 case "--stats": o.Stats = true; break;
                 case "--oop": o.OutOfProcess = true; break;
                 case "--connect": o.Connect = Value(a); break;
+                case "--target":
+                    o.Target = Value(a) switch
+                    {
+                        "aarch64" or "arm64" or "aarch64-linux-gnu" => "aarch64",
+                        "x86_64" or "x86-64" or "amd64" or "x86_64-linux-gnu" => "x86_64",
+                        var t => throw new LinkError($"unknown target '{t}' (expected x86_64 or aarch64)"),
+                    };
+                    break;
                 default:
                     if (a.StartsWith("-l", StringComparison.Ordinal) && a.Length > 2) o.Libraries.Add(a[2..]);
                     else if (a.StartsWith("-L", StringComparison.Ordinal) && a.Length > 2) o.LibraryDirs.Add(a[2..]);

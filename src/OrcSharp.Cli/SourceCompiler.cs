@@ -19,11 +19,14 @@ public static class SourceCompiler
     static bool IsC(string path) => CExt.Contains(Path.GetExtension(path), StringComparer.Ordinal);
     public static bool IsCxx(string path) => CxxExt.Contains(Path.GetExtension(path), StringComparer.Ordinal);
 
-    public static string Compile(string source)
+    /// <summary>Compiles for the host, or with the Debian cross compiler (aarch64-linux-gnu-gcc) for a
+    /// cross target; $CC / $CXX win either way.</summary>
+    public static string Compile(string source, string? crossPrefix = null)
     {
         if (!File.Exists(source)) throw new LinkError($"{source}: no such file");
         bool cxx = IsCxx(source);
-        string compiler = Environment.GetEnvironmentVariable(cxx ? "CXX" : "CC") is { Length: > 0 } c ? c : cxx ? "c++" : "cc";
+        string compiler = Environment.GetEnvironmentVariable(cxx ? "CXX" : "CC") is { Length: > 0 } c ? c
+            : crossPrefix is not null ? crossPrefix + (cxx ? "g++" : "gcc") : cxx ? "c++" : "cc";
         string flags = Environment.GetEnvironmentVariable(cxx ? "CXXFLAGS" : "CFLAGS") ?? "";
         string full = Path.GetFullPath(source);
         var hash = SHA256.Create();

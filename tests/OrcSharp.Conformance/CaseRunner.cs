@@ -8,7 +8,7 @@ public sealed record RunOutcome(bool Passed, string Detail);
 /// Builds a case with one matrix entry, links it natively (the oracle) and runs it, runs the same
 /// objects with orcsharp, and compares stdout, stderr and exit status byte for byte.
 /// </summary>
-public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, string? keepDir = null)
+public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, string? keepDir = null, string? target = null)
 {
     public RunOutcome Run(CorpusCase c, MatrixEntry m)
     {
@@ -40,18 +40,22 @@ public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, strin
         }
 
         string prog = Path.Combine(work, "prog");
-        string driver = c.Language == Language.C ? "gcc" : "g++";
+        string driver = (target is null ? "" : $"{target}-linux-gnu-") + (c.Language == Language.C ? "gcc" : "g++");
         var linkArgs = new List<string>(inputs) { "-o", prog, "-pthread" };
         if (m.NoPie) linkArgs.Add("-no-pie");
         linkArgs.AddRange(c.Libraries.Select(l => "-l" + l));
         var link = ProcessRunner.Run(driver, linkArgs, work);
         if (link.ExitCode != 0) return new(false, $"native link failed: {Trim(link.StderrText)}");
 
-        // The native program runs with argv[0] equal to the first input, as orcsharp run sets it.
-        var native = ProcessRunner.Run("bash", new[] { "-c", "exec -a \"$0\" \"$ORCSHARP_CONF_PROG\" \"$@\"", inputs[0] }.Concat(c.Arguments), work,
-            20000, new() { ["ORCSHARP_CONF_PROG"] = prog });
+        // The native program runs with argv[0] equal to the first input, as orcsharp run sets it; another
+        // architecture's under qemu-user with the cross C library as its root.
+        var native = target is null
+            ? ProcessRunner.Run("bash", new[] { "-c", "exec -a \"$0\" \"$ORCSHARP_CONF_PROG\" \"$@\"", inputs[0] }.Concat(c.Arguments), work,
+                20000, new() { ["ORCSHARP_CONF_PROG"] = prog })
+            : ProcessRunner.Run($"qemu-{target}", new[] { "-L", $"/usr/{target}-linux-gnu", "-0", inputs[0], prog }.Concat(c.Arguments), work, 60000);
         var jitArgs = new List<string> { "run" };
         if (outOfProcess) jitArgs.Add("--oop");
+        if (target is not null) { jitArgs.Add("--target"); jitArgs.Add(target); }
         foreach (var l in c.Libraries) { jitArgs.Add("-l"); jitArgs.Add(l); }
         jitArgs.AddRange(inputs);
         jitArgs.Add("--");

@@ -6,6 +6,7 @@ string? corpus = null, orcsharp = null, filter = null, keep = null;
 // issue that closes the gap lands. They still run; an unexpected pass is a failure, so the list stays true.
 var knownGaps = new List<(string Match, string Reason)>();
 bool oop = false;
+string? target = null; // another architecture: cross-compiled, native runs under qemu-user, orcsharp run --target
 int jobs = Environment.ProcessorCount;
 for (int i = 0; i < args.Length; i++)
 {
@@ -18,6 +19,7 @@ for (int i = 0; i < args.Length; i++)
         case "--jobs": jobs = int.Parse(Next()); break;
         case "--keep": keep = Path.GetFullPath(Next()); break;
         case "--oop": oop = true; break;
+        case "--target": target = Next(); break;
         case "--known-gap":
             var spec = Next();
             int eq = spec.IndexOf('=');
@@ -28,22 +30,22 @@ for (int i = 0; i < args.Length; i++)
 }
 if (corpus is null || orcsharp is null)
 {
-    Console.Error.WriteLine("usage: conformance --corpus DIR --orcsharp PATH [--oop] [--filter TEXT] [--jobs N] [--keep DIR] [--known-gap TEXT=REASON]...");
+    Console.Error.WriteLine("usage: conformance --corpus DIR --orcsharp PATH [--oop] [--target aarch64] [--filter TEXT] [--jobs N] [--keep DIR] [--known-gap TEXT=REASON]...");
     return 2;
 }
 orcsharp = Path.GetFullPath(orcsharp);
 var runs = CorpusCase.Discover(Path.GetFullPath(corpus))
-    .SelectMany(c => BuildMatrix.For(c).Select(m => (Case: c, Entry: m)))
+    .SelectMany(c => (target is null ? BuildMatrix.For(c) : BuildMatrix.ForCross(c, target)).Select(m => (Case: c, Entry: m)))
     .Where(r => filter is null || $"{r.Case.Name} {r.Entry}".Contains(filter, StringComparison.Ordinal))
     .ToList();
-var runner = new CaseRunner(orcsharp, oop, keep);
+var runner = new CaseRunner(orcsharp, oop, keep, target);
 var results = new RunOutcome[runs.Count];
 Parallel.For(0, runs.Count, new ParallelOptions { MaxDegreeOfParallelism = jobs }, i => results[i] = runner.Run(runs[i].Case, runs[i].Entry));
 int passed = 0, failed = 0, expected = 0;
 for (int i = 0; i < runs.Count; i++)
 {
     var (c, m) = runs[i];
-    string name = $"{c.Name} {m}{(oop ? " --oop" : "")}";
+    string name = $"{c.Name} {m}{(oop ? " --oop" : "")}{(target is null ? "" : " --target " + target)}";
     var gap = knownGaps.FirstOrDefault(g => name.Contains(g.Match, StringComparison.Ordinal));
     if (gap.Match is not null)
     {

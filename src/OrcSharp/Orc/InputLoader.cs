@@ -18,7 +18,7 @@ public sealed class InputLoader
     public InputLoader(JITDylib jd, IEnumerable<string> libraryDirs)
     {
         _jd = jd;
-        _search = LibrarySearch.ForHost(libraryDirs);
+        _search = LibrarySearch.ForTarget(jd.Session.Backend.Arch, libraryDirs);
     }
 
     /// <summary>Adds a file given by path, classified by its first bytes.</summary>

@@ -39,6 +39,7 @@ public sealed class JITDylib
     internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; }
 
     public string Name { get; }
+    public ExecutionSession Session => _session;
     /// <summary>The __dso_handle of the first unit still linked (what a program's exit handlers use).</summary>
     public ExecutorAddr DsoHandle => _units.Count > 0 ? _units[0].DsoHandle : default;
     public IReadOnlyList<LinkedUnit> Units => _units;

@@ -35,7 +35,8 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib)] public static partial int getpagesize();
     [LibraryImport(Lib)] public static partial void exit(int status);
     [LibraryImport(Lib)] public static partial int fflush(nint stream);
-    [LibraryImport(Lib)] public static partial void __clear_cache(nint begin, nint end);
+    /// <summary>Instruction-cache maintenance after writing code (a no-op need on x86-64); libgcc has it.</summary>
+    [LibraryImport("libgcc_s.so.1")] public static partial void __clear_cache(nint begin, nint end);
 
     public static string LastDlError()
     {

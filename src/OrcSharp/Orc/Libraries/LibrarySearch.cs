@@ -23,10 +23,24 @@ public sealed class LibrarySearch
 
     public IReadOnlyList<string> Directories => _dirs;
 
+    /// <summary>The search for code that runs on <paramref name="arch"/>: this machine's libraries, or a
+    /// Debian cross toolchain's (/usr/aarch64-linux-gnu, gcc-cross) when the target is another architecture.</summary>
+    public static LibrarySearch ForTarget(JitLink.TargetArch arch, IEnumerable<string> userDirs)
+    {
+        var host = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64
+            ? JitLink.TargetArch.AArch64 : JitLink.TargetArch.X86_64;
+        if (arch == host) return ForHost(userDirs);
+        string triple = arch == JitLink.TargetArch.AArch64 ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+        var defaults = new List<string>();
+        if (GccLibDir($"/usr/lib/gcc-cross/{triple}") is { } gcc) defaults.Add(gcc);
+        defaults.AddRange(new[] { $"/usr/{triple}/lib", $"/usr/{triple}/lib64" });
+        return new LibrarySearch(userDirs, defaults.Where(Directory.Exists));
+    }
+
     public static LibrarySearch ForHost(IEnumerable<string> userDirs)
     {
         var defaults = new List<string>();
-        if (GccLibDir() is { } gcc) defaults.Add(gcc);
+        if (GccLibDir("/usr/lib/gcc/x86_64-linux-gnu") is { } gcc) defaults.Add(gcc);
         defaults.AddRange(new[]
         {
             "/usr/local/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu",
@@ -35,10 +49,9 @@ public sealed class LibrarySearch
         return new LibrarySearch(userDirs, defaults.Where(Directory.Exists));
     }
 
-    /// <summary>The newest /usr/lib/gcc/x86_64-linux-gnu/N: libstdc++, libgcc and libgfortran live there.</summary>
-    static string? GccLibDir()
+    /// <summary>The newest ROOT/N (e.g. /usr/lib/gcc/x86_64-linux-gnu/12): libstdc++, libgcc and libgfortran live there.</summary>
+    static string? GccLibDir(string root)
     {
-        const string root = "/usr/lib/gcc/x86_64-linux-gnu";
         if (!Directory.Exists(root)) return null;
         return Directory.GetDirectories(root)
             .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d).Split('.')[0], out int v), V: v))

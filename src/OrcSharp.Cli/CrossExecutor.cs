@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using OrcSharp.Executor.SimpleRemote;
+using OrcSharp.Shared;
+
+namespace OrcSharp.Cli;
+
+/// <summary>
+/// An executor for another architecture: "orcsharp executor" published NativeAOT for that architecture
+/// and run under Debian's qemu-user with the cross C library as its root (qemu-aarch64 -L
+/// /usr/aarch64-linux-gnu). The binary is built on first use next to this one, and again when this one
+/// is newer; ORCSHARP_AARCH64_EXECUTOR names a ready-made one instead.
+/// </summary>
+static class CrossExecutor
+{
+    public static string HostArch => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "aarch64" : "x86_64";
+
+    /// <summary>The prefix of the Debian cross tools for a target ("aarch64-linux-gnu-").</summary>
+    public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
+
+    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment)
+    {
+        string qemu = $"/usr/bin/qemu-{arch}";
+        string sysroot = $"/usr/{arch}-linux-gnu";
+        if (!File.Exists(qemu)) throw new LinkError($"running {arch} code needs {qemu} (Debian package qemu-user)");
+        if (!Directory.Exists(sysroot)) throw new LinkError($"running {arch} code needs {sysroot} (Debian package libc6-dev-{(arch == "aarch64" ? "arm64" : arch)}-cross)");
+        string executor = Environment.GetEnvironmentVariable($"ORCSHARP_{arch.ToUpperInvariant()}_EXECUTOR") is { Length: > 0 } given ? given : BuildIfNeeded(arch);
+        return SimpleRemoteEPC.Spawn(qemu, ["-L", sysroot, executor, "executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], environment);
+    }
+
+    static string BuildIfNeeded(string arch)
+    {
+        string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable");
+        string selfDir = Path.GetDirectoryName(self)!;
+        string root = Path.GetFullPath(Path.Combine(selfDir, "..", ".."));
+        string project = Path.Combine(root, "src", "OrcSharp.Cli", "OrcSharp.Cli.csproj");
+        string rid = arch == "aarch64" ? "linux-arm64" : "linux-x64";
+        string outDir = Path.Combine(root, ".cache", $"orcsharp-cli-{rid}");
+        string binary = Path.Combine(outDir, "OrcSharp.Cli");
+        bool Fresh() => File.Exists(binary) && File.GetLastWriteTimeUtc(binary) >= File.GetLastWriteTimeUtc(self);
+        if (Fresh()) return binary;
+        if (!File.Exists(project))
+            throw new LinkError($"no {arch} executor: set ORCSHARP_{arch.ToUpperInvariant()}_EXECUTOR to an 'orcsharp' published for {rid}");
+
+        using var buildLock = LockFile(Path.Combine(root, ".cache", $"build-{rid}.lock"));
+        if (Fresh()) return binary;
+        Console.Error.WriteLine($"orcsharp: building the {arch} executor (NativeAOT for {rid}, first use)...");
+        string tmp = outDir + ".tmp";
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in new[] { "publish", project, "-c", "Release", "-r", rid, "-o", tmp, "-nologo",
+                     // The ILCompiler links with clang-style --target; clang drives the cross binutils.
+                     "-p:CppCompilerAndLinker=clang-14", $"-p:ObjCopyName={ToolPrefix(arch)}objcopy" })
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+            throw new LinkError($"building the {arch} executor failed: {(output.Result + errors.Result).Trim().Split('\n').LastOrDefault(l => l.Contains("error")) ?? "see dotnet publish"}");
+        if (Directory.Exists(outDir)) Directory.Delete(outDir, true);
+        Directory.Move(tmp, outDir);
+        File.SetLastWriteTimeUtc(binary, DateTime.UtcNow);
+        return binary;
+    }
+
+    /// <summary>An exclusive lock on a file (waits for another build to finish).</summary>
+    static FileStream LockFile(string path)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        for (int i = 0; ; i++)
+        {
+            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
+            catch (IOException) when (i < 6000) { Thread.Sleep(100); }
+        }
+    }
+}
