@@ -44,7 +44,8 @@ static class CrossExecutor
 
         using var buildLock = LockFile(Path.Combine(root, ".cache", $"build-{rid}.lock"));
         if (Fresh()) return binary;
-        Console.Error.WriteLine($"orcsharp: building the {arch} executor (NativeAOT for {rid}, first use)...");
+        // Said only to a person at a terminal: redirected stderr belongs to the program's output.
+        if (!Console.IsErrorRedirected) Console.Error.WriteLine($"orcsharp: building the {arch} executor (NativeAOT for {rid}, first use)...");
         string tmp = outDir + ".tmp";
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "publish", project, "-c", "Release", "-r", rid, "-o", tmp, "-nologo",

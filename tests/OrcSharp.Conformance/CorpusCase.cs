@@ -73,14 +73,16 @@ public static class BuildMatrix
     static readonly string[] GnuDialectFlags = ["-O2 -fPIC -mtls-dialect=gnu2", "-O0 -fPIC -mtls-dialect=gnu2"];
 
     /// <summary>The matrix for another architecture (the Debian cross compilers and clang's --target):
-    /// -O0 and -O2 as PIE, and -O2 -fPIC; thread-local cases also with initial-exec.</summary>
+    /// -O0 and -O2 as PIE, -O2 -fPIC, and -O2 -fno-pic for C; thread-local cases also with initial-exec.</summary>
     public static List<MatrixEntry> ForCross(CorpusCase c, string arch)
     {
         string triple = $"{arch}-linux-gnu";
         var compilers = c.Language == Language.C
             ? new[] { ($"{triple}-gcc", ""), ("clang-14", $"--target={triple} ") }
             : new[] { ($"{triple}-g++", ""), ("clang++-14", $"--target={triple} ") };
+        // As in the native matrix, -fno-pic is a C build only.
         var flags = new List<string> { "-O0", "-O2", "-O2 -fPIC" };
+        if (c.Language == Language.C) flags.Add("-O2 -fno-pic");
         if (c.UsesThreadLocals) flags.Add("-O2 -fPIC -ftls-model=initial-exec");
         return compilers.SelectMany(cc => flags.Select(f => new MatrixEntry(cc.Item1, cc.Item2 + f))).ToList();
     }

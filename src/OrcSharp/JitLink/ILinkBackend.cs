@@ -34,6 +34,11 @@ public interface ILinkBackend
     /// True if it added blocks (layout then runs again).</summary>
     bool AddRangeExtensions(LinkGraph graph) => false;
 
+    /// <summary>A stub in the link that stands for an external function whose address code takes with
+    /// a reference that cannot reach the library (a non-PIE executable's canonical PLT entry), or null
+    /// when the architecture needs none.</summary>
+    Symbol? CreateCanonicalStub(LinkGraph graph, Symbol external) => null;
+
     /// <summary>Whether an edge kind writes a field too narrow for an arbitrary 64-bit address (32-bit
     /// absolute or PC-relative): such references to library data need a copy in reach.</summary>
     bool IsNarrowReference(ushort kind);

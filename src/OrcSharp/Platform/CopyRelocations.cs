@@ -37,6 +37,11 @@ public sealed class CopyRelocations : ILinkPlugin
         Section? section = null;
         for (int i = 0; i < candidates.Count; i++)
         {
+            if (info[i] is { IsData: false } && _backend.CreateCanonicalStub(graph, candidates[i]) is { } stub)
+            {
+                copyOf[candidates[i]] = stub; // a function: its address in this link is a stub's
+                continue;
+            }
             if (info[i] is not { IsData: true, Size: > 0 } d) continue;
             section ??= graph.GetOrCreateSection("$__COPY", MemProt.Read | MemProt.Write);
             ulong align = Math.Min(64UL, candidates[i].Offset & (~candidates[i].Offset + 1));

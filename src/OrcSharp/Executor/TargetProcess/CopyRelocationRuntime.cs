@@ -103,6 +103,12 @@ public static unsafe class CopyRelocationRuntime
         return 0;
     }
 
+    // The dynamic relocations that hold a data symbol's address: GLOB_DAT and the plain 64-bit one
+    // (x86-64: 6 and 1; AArch64: 0x401 and 0x101, whose GLOB_DAT also adds its addend).
+    static readonly bool Arm64 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+    static readonly uint GlobDat = Arm64 ? 0x401u : 6u, Abs64 = Arm64 ? 0x101u : 1u;
+    static readonly bool AddendInGlobDat = Arm64;
+
     static void Patch(ulong baseAddr, ulong rela, ulong size, ulong symtab, ulong strtab, Request req, ulong relroStart, ulong relroEnd)
     {
         if (rela == 0) return;
@@ -111,18 +117,19 @@ public static unsafe class CopyRelocationRuntime
         {
             var r = (ulong*)(rela + off);
             uint type = (uint)r[1];
-            if (type != 6 && type != 1) continue; // GLOB_DAT, 64
+            if (type != GlobDat && type != Abs64) continue;
             uint symIndex = (uint)(r[1] >> 32);
             if (symIndex == 0) continue;
             uint nameOff = *(uint*)(symtab + symIndex * 24UL);
             var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + nameOff));
             if (!symName.SequenceEqual(req.Name)) continue;
             var slot = (ulong*)(baseAddr + r[0]);
-            if (*slot != req.From + (ulong)(long)r[2] * (type == 1 ? 1UL : 0UL)) continue;
+            bool addend = type == Abs64 || AddendInGlobDat;
+            if (*slot != req.From + (addend ? (ulong)(long)r[2] : 0UL)) continue;
             ulong pageStart = (ulong)slot & ~(page - 1);
             bool relro = (ulong)slot >= relroStart && (ulong)slot < relroEnd;
             if (relro) LibC.mprotect((nint)pageStart, (nuint)page, LibC.ProtRead | LibC.ProtWrite);
-            *slot = req.To + (type == 1 ? (ulong)(long)r[2] : 0);
+            *slot = req.To + (addend ? (ulong)(long)r[2] : 0);
             if (relro) LibC.mprotect((nint)pageStart, (nuint)page, LibC.ProtRead);
             req.Patched++;
         }

@@ -92,9 +92,24 @@ public sealed class AArch64Backend : ILinkBackend
 
     public bool? RequiresThreadLocalTarget(ushort kind) => (AArch64Edge)kind >= AArch64Edge.TlsLeHi12;
 
-    // PC-relative references reach +-4 GiB (ADRP), so library data needs no copy in reach.
-    public bool IsNarrowReference(ushort kind) => false;
-    public bool IsOutOfRange(Block block, in Edge edge) => false;
+    // PC-relative references to data (ADRP reaches +-4 GiB): non-PIC code addresses library data this way,
+    // counting on copy relocations when the library is farther.
+    public bool IsNarrowReference(ushort kind) => (AArch64Edge)kind is AArch64Edge.Page21 or AArch64Edge.Adr21 or
+        AArch64Edge.Literal19 or AArch64Edge.Delta32 or AArch64Edge.Delta16;
+
+    public bool IsOutOfRange(Block block, in Edge e)
+    {
+        ulong P = block.Address.Value + e.Offset, SA = e.Target.Address.Value + (ulong)e.Addend;
+        long pages = ((long)Page(SA) - (long)Page(P)) >> 12, d = (long)(SA - P);
+        return (AArch64Edge)e.Kind switch
+        {
+            AArch64Edge.Page21 => pages < -(1L << 20) || pages >= 1L << 20,
+            AArch64Edge.Adr21 or AArch64Edge.Literal19 => d < -(1L << 20) || d >= 1L << 20,
+            AArch64Edge.Delta32 => d < int.MinValue || d > uint.MaxValue,
+            AArch64Edge.Delta16 => d < short.MinValue || d > ushort.MaxValue,
+            _ => false,
+        };
+    }
 
     public bool ShouldLoadSection(string name, in Elf64SectionHeader header) => ElfSectionRules.ShouldLoad(header);
     public MemProt SectionProt(string name, ulong flags) => ElfSectionRules.Protection(name, flags);
@@ -103,6 +118,9 @@ public sealed class AArch64Backend : ILinkBackend
     public BackendPassResult BuildGotAndStubs(LinkGraph graph) => new AArch64GotStubBuilder(graph).Run();
 
     public bool AddRangeExtensions(LinkGraph graph) => AArch64Veneers.Add(graph);
+
+    public Symbol? CreateCanonicalStub(LinkGraph graph, Symbol external) =>
+        AArch64GotStubBuilder.AddStub(graph, new GlobalOffsetTable(graph, PointerEdgeKind).Entry(external), external.Name);
 
     static ulong Page(ulong x) => x & ~0xfffUL;
 

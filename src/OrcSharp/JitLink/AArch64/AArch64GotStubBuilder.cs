@@ -17,7 +17,6 @@ sealed class AArch64GotStubBuilder
     readonly LinkGraph _graph;
     readonly GlobalOffsetTable _got;
     readonly Dictionary<Symbol, Symbol> _stubs = new(ReferenceEqualityComparer.Instance);
-    Section? _stubSection;
 
     public AArch64GotStubBuilder(LinkGraph graph)
     {
@@ -61,15 +60,20 @@ sealed class AArch64GotStubBuilder
     Symbol Stub(Symbol target)
     {
         if (_stubs.TryGetValue(target, out var stub)) return stub;
-        var got = _got.Entry(target);
-        _stubSection ??= _graph.GetOrCreateSection(GlobalOffsetTable.StubSectionName, MemProt.Read | MemProt.Exec);
-        var block = new Block(_stubSection, StubTemplate, (ulong)StubTemplate.Length, 4, false, "<linker>", StubSourceSection, 2);
-        block.Edges.Add(new Edge((ushort)AArch64Edge.Page21, 0, got, 0));
-        block.Edges.Add(new Edge((ushort)AArch64Edge.PageOffset12Ldst64, 4, got, 0));
-        _stubSection.Blocks.Add(block);
-        stub = Symbol.Defined(target.Name, block, 0, block.Size, Linkage.Strong, SymbolScope.Local, true);
+        stub = AddStub(_graph, _got.Entry(target), target.Name);
         _stubs.Add(target, stub);
         return stub;
+    }
+
+    /// <summary>A stub that jumps through <paramref name="gotEntry"/>.</summary>
+    internal static Symbol AddStub(LinkGraph graph, Symbol gotEntry, string? name)
+    {
+        var section = graph.GetOrCreateSection(GlobalOffsetTable.StubSectionName, MemProt.Read | MemProt.Exec);
+        var block = new Block(section, StubTemplate, (ulong)StubTemplate.Length, 4, false, "<linker>", StubSourceSection, 2);
+        block.Edges.Add(new Edge((ushort)AArch64Edge.Page21, 0, gotEntry, 0));
+        block.Edges.Add(new Edge((ushort)AArch64Edge.PageOffset12Ldst64, 4, gotEntry, 0));
+        section.Blocks.Add(block);
+        return Symbol.Defined(name, block, 0, block.Size, Linkage.Strong, SymbolScope.Local, true);
     }
 
     internal static bool IsStub(Symbol s) => s.Block is { SourceSection: StubSourceSection, SourceFile: "<linker>" };
