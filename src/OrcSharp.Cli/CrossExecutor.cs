@@ -25,7 +25,12 @@ static class CrossExecutor
         if (!File.Exists(qemu)) throw new LinkError($"running {arch} code needs {qemu} (Debian package qemu-user)");
         if (!Directory.Exists(sysroot)) throw new LinkError($"running {arch} code needs {sysroot} (Debian package libc6-dev-{(arch == "aarch64" ? "arm64" : arch)}-cross)");
         string executor = Environment.GetEnvironmentVariable($"ORCSHARP_{arch.ToUpperInvariant()}_EXECUTOR") is { Length: > 0 } given ? given : BuildIfNeeded(arch);
-        return SimpleRemoteEPC.Spawn(qemu, ["-L", sysroot, executor, "executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], environment);
+        // The environment is the guest's only: qemu's own glibc would apply a static TLS reserve to its
+        // small-stack CPU threads too, and then no guest thread could start.
+        var args = new List<string> { "-L", sysroot };
+        foreach (var (k, v) in environment) { args.Add("-E"); args.Add($"{k}={v}"); }
+        args.AddRange([executor, "executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"]);
+        return SimpleRemoteEPC.Spawn(qemu, args);
     }
 
     static string BuildIfNeeded(string arch)
