@@ -61,4 +61,10 @@ public readonly record struct FixupContext(ExecutorAddr GotBase, TlsModule? TlsM
 {
     public TlsModule Tls(Block block, in Edge edge) => TlsModule ?? throw new LinkError(
         $"{block.SourceFile}: section {block.SourceSection}: offset 0x{edge.Offset:x}: thread-local fixup against '{edge.Target.DisplayName}' inside a thread-local initial image");
+
+    /// <summary>TP + S + A: the target's offset from the thread pointer. A thread-local of this link is at
+    /// its offset in this link's block; one defined by an earlier link resolved to its TP offset itself.</summary>
+    public long ThreadPointerRelative(Block block, in Edge edge) => edge.Target.Kind == SymbolKind.External
+        ? (long)edge.Target.Offset + edge.Addend
+        : Tls(block, edge).ThreadPointerOffset + (long)edge.Target.Address.Value + edge.Addend;
 }

@@ -82,6 +82,7 @@ public static class JitLinker
                 // every thread; code that addresses TLS needs the module's offset, so it is fixed up after.
                 var initialImage = tlsImage.BuildInitialImage(backend, ctx);
                 tlsModule = tls!.CreateTlsModule(initialImage, tlsImage.MemSize, tlsImage.Alignment);
+                graph.TlsModule = tlsModule;
                 ctx = ctx with { TlsModule = tlsModule };
             }
             var work = layout.ContentBlocks;
@@ -139,6 +140,8 @@ public static class JitLinker
         if (missing is not null)
         {
             var first = missing[0];
+            if (first.IsThreadLocal)
+                throw new LinkError($"thread-local symbol '{first.Name}', referenced by {first.Origin}, is not defined by JIT'd code (thread-locals of shared libraries are not supported)");
             string more = missing.Count > 1 ? $" (and {missing.Count - 1} more: {string.Join(", ", missing.Skip(1).Take(5).Select(m => m.Name))}{(missing.Count > 6 ? ", ..." : "")})" : "";
             throw new LinkError($"undefined symbol '{first.Name}', referenced by {first.Origin}{more}");
         }

@@ -21,6 +21,9 @@ public sealed class LinkGraph
 
     public LinkGraph(string name, TargetArch arch) { Name = name; Arch = arch; }
 
+    /// <summary>The link's thread-local block as the executor registered it, once it exists.</summary>
+    public TlsModule? TlsModule { get; set; }
+
     public Section GetOrCreateSection(string name, MemProt prot, MemLifetime lifetime = MemLifetime.Standard)
     {
         if (_sectionsByName.TryGetValue(name, out var s)) return s;

@@ -14,6 +14,8 @@ public sealed class LinkedUnit
     public required ExecutorAddr DsoHandle { get; init; }
     /// <summary>The names this unit defined for later links and lookups.</summary>
     public required IReadOnlyDictionary<string, (ExecutorAddr Address, SymbolScope Scope)> Definitions { get; init; }
+    /// <summary>The thread-locals it defined, by their offset from the thread pointer (the same in every thread).</summary>
+    public required IReadOnlyDictionary<string, long> ThreadLocals { get; init; }
     public required FinalizedAlloc Allocation { get; init; }
     public required IReadOnlyList<ExecutorAddr> Initializers { get; init; }
     public required IReadOnlyList<ExecutorAddr> Finalizers { get; init; }
@@ -34,6 +36,7 @@ public sealed class JITDylib
     readonly List<ExecutorAddr> _libraries = new();
     readonly HashSet<string> _loadedLibraryPaths = new(StringComparer.Ordinal);
     readonly Dictionary<string, (ExecutorAddr Address, SymbolScope Scope)> _symbols = new(StringComparer.Ordinal);
+    readonly Dictionary<string, long> _threadLocals = new(StringComparer.Ordinal);
     readonly List<LinkedUnit> _units = new();
 
     internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; }
@@ -111,9 +114,12 @@ public sealed class JITDylib
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor);
 
         var names = new Dictionary<string, (ExecutorAddr, SymbolScope)>(StringComparer.Ordinal);
+        var threadLocals = new Dictionary<string, long>(StringComparer.Ordinal);
         var dso = builder.DsoHandle;
         foreach (var s in builder.Graph.DefinedSymbols)
         {
+            if (s.IsThreadLocal && s.Name is { Length: > 0 } tn && s.Scope != SymbolScope.Local && builder.Graph.TlsModule is { } m)
+                _threadLocals[tn] = threadLocals[tn] = m.ThreadPointerOffset + (long)s.Address.Value;
             // A thread-local's "address" is its offset in this link's TLS block, each unit's __dso_handle
             // is its own, and so are its copies of hidden archive members: none is visible to later links.
             if (s.Name is not { Length: > 0 } n || s.Scope == SymbolScope.Local || s.IsThreadLocal || ReferenceEquals(s, dso) ||
@@ -122,7 +128,7 @@ public sealed class JITDylib
         }
         var unit = new LinkedUnit
         {
-            Owner = this, DsoHandle = dso?.Address ?? default, Definitions = names,
+            Owner = this, DsoHandle = dso?.Address ?? default, Definitions = names, ThreadLocals = threadLocals,
             Allocation = alloc, Initializers = initFini.Initializers, Finalizers = initFini.Finalizers, Stats = stats,
         };
         _units.Add(unit);
@@ -138,6 +144,12 @@ public sealed class JITDylib
         var remoteIndex = new List<int>();
         for (int i = 0; i < externals.Count; i++)
         {
+            // A thread-local resolves to its offset from the thread pointer, and only to JIT'd ones.
+            if (externals[i].IsThreadLocal)
+            {
+                if (_threadLocals.TryGetValue(externals[i].Name!, out long tp)) result[i] = new ExecutorAddr((ulong)tp);
+                continue;
+            }
             if (_symbols.TryGetValue(externals[i].Name!, out var d)) result[i] = d.Address;
             else { remoteNames.Add(externals[i].Name!); remoteIndex.Add(i); }
         }
@@ -149,7 +161,7 @@ public sealed class JITDylib
         // Names found nowhere may come from as-needed libraries: load those one at a time, in order.
         while (_asNeeded.Count > 0)
         {
-            var missing = Enumerable.Range(0, externals.Count).Where(i => result[i] is null).ToList();
+            var missing = Enumerable.Range(0, externals.Count).Where(i => result[i] is null && !externals[i].IsThreadLocal).ToList();
             if (missing.Count == 0) break;
             string path = _asNeeded[0];
             _asNeeded.RemoveAt(0);
@@ -173,6 +185,7 @@ public sealed class JITDylib
     {
         _units.Clear();
         _symbols.Clear();
+        _threadLocals.Clear();
         _pending.Clear();
     }
 
@@ -181,6 +194,13 @@ public sealed class JITDylib
     internal void Forget(LinkedUnit unit)
     {
         _units.Remove(unit);
+        foreach (var (n, tp) in unit.ThreadLocals)
+        {
+            if (!_threadLocals.TryGetValue(n, out long current) || current != tp) continue;
+            var previous = _units.LastOrDefault(u => u.ThreadLocals.ContainsKey(n));
+            if (previous is null) _threadLocals.Remove(n);
+            else _threadLocals[n] = previous.ThreadLocals[n];
+        }
         foreach (var (n, def) in unit.Definitions)
         {
             if (!_symbols.TryGetValue(n, out var current) || current != def) continue; // a newer unit's

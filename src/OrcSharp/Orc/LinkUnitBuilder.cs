@@ -88,10 +88,32 @@ public sealed class LinkUnitBuilder
         if (defineDsoHandle) DsoHandle = LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
         var zero = Symbol.Absolute(null, 0);
         ParallelLink.For(_units.Count, i => _units[i].BuildEdges(Table, zero));
+        MarkExternalThreadLocals();
         foreach (var s in Table.Symbols)
         {
             if (s.Kind == SymbolKind.External) Graph.ExternalSymbols.Add(s);
             else if (s.Scope != SymbolScope.Local && s.Name is not null) Graph.DefinedSymbols.Add(s);
+        }
+    }
+
+    /// <summary>A name defined outside the link that TLS relocations refer to is a thread-local of an
+    /// earlier link; referring to it with ordinary relocations too is an error.</summary>
+    void MarkExternalThreadLocals()
+    {
+        var tls = new HashSet<Symbol>(ReferenceEqualityComparer.Instance);
+        var plain = new Dictionary<Symbol, Block>(ReferenceEqualityComparer.Instance);
+        foreach (var block in Graph.Blocks)
+            foreach (var e in block.Edges)
+            {
+                if (e.Target.Kind != SymbolKind.External) continue;
+                if (_backend.RequiresThreadLocalTarget(e.Kind) == true) tls.Add(e.Target);
+                else if (_backend.RequiresThreadLocalTarget(e.Kind) == false) plain.TryAdd(e.Target, block);
+            }
+        foreach (var s in tls)
+        {
+            if (plain.TryGetValue(s, out var b))
+                throw new LinkError($"{b.SourceFile}: section {b.SourceSection}: '{s.Name}' is used both as a thread-local and as an ordinary symbol");
+            s.IsThreadLocal = true;
         }
     }
 

@@ -184,7 +184,7 @@ public class BadInputTests
     {
         string dir = TestSupport.NewTempDir();
         string obj = TestSupport.CompileC(dir, "t", "extern _Thread_local int elsewhere;\nint main(void) { return elsewhere; }\n", "-O2");
-        AssertOneLineError(TestSupport.RunOrcsharp("run", obj), "t.o", "'elsewhere'", "not defined in this link");
+        AssertOneLineError(TestSupport.RunOrcsharp("run", obj), "t.o", "thread-local symbol 'elsewhere'", "not defined by JIT'd code");
     }
 
     [Fact]

@@ -164,4 +164,35 @@ public class ThreadLocalTests
         Assert.Equal(12, first(1));
         Assert.Equal(24, second(2));
     }
+
+    /// <summary>A REPL adds code in steps: a thread-local defined by one link is used by a later one, in
+    /// every model, with one address per thread shared by both.</summary>
+    [Theory]
+    [MemberData(nameof(Models))]
+    public unsafe void LaterLinksShareAnEarlierLinksThreadLocals(string flags)
+    {
+        string dir = TestSupport.NewTempDir();
+        string first = TestSupport.CompileC(dir, "first", "_Thread_local int counter = 5;\nint *first_addr(void) { return &counter; }\n", flags);
+        string second = TestSupport.CompileC(dir, "second",
+            "extern _Thread_local int counter;\nint bump(int by) { counter += by; return counter; }\nint *second_addr(void) { return &counter; }\n", flags);
+        var executor = new InProcessExecutorControl();
+        using var session = new ExecutionSession(executor);
+        var jd = TestSupport.LinkNew(session, "repl", cxx: false, first);
+        jd.AddObject(second, File.ReadAllBytes(second));
+        jd.Link();
+        var bump = (delegate* unmanaged<int, int>)jd.Lookup("bump")!.Value.Value;
+        var firstAddr = (delegate* unmanaged<nint>)jd.Lookup("first_addr")!.Value.Value;
+        var secondAddr = (delegate* unmanaged<nint>)jd.Lookup("second_addr")!.Value.Value;
+        (int, bool) Probe(int by) => (bump(by), firstAddr() == secondAddr());
+        Assert.Equal((15, true), Probe(10));
+        (int, bool) other = default;
+        nint otherAddr = 0;
+        var t = new Thread(() => { other = Probe(1); otherAddr = firstAddr(); });
+        t.Start();
+        Assert.True(t.Join(30000));
+        Assert.Equal((6, true), other);
+        Assert.NotEqual(firstAddr(), otherAddr);
+        Assert.Equal(16, bump(1));
+        session.RemoveJITDylib(jd);
+    }
 }

@@ -203,7 +203,7 @@ public sealed class AArch64Backend : ILinkBackend
     public const uint Nop = 0xd503201f;
 
     static ulong TpRel(in FixupContext ctx, Block block, in Edge e) =>
-        (ulong)(ctx.Tls(block, e).ThreadPointerOffset + (long)e.Target.Address.Value + e.Addend);
+        (ulong)ctx.ThreadPointerRelative(block, e);
 
     /// <summary>Whether a byte displacement fits a branch with an N-bit word offset.</summary>
     public static bool InBranchRange(ulong displacement, int bits)

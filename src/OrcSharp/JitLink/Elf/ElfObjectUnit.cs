@@ -249,7 +249,8 @@ public sealed class ElfObjectUnit
             throw Error(section, $"offset 0x{rel.Offset:x}: unsupported relocation type {_backend.RelocationName(type)} against '{target.DisplayName}'");
         if (relOffset > block.Size || block.Size - relOffset < (ulong)width || rel.Offset > uint.MaxValue)
             throw Error(section, $"offset 0x{rel.Offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}' is outside the section");
-        if (_backend.RequiresThreadLocalTarget(kind) is { } needsTls && needsTls != target.IsThreadLocal)
+        // Names defined outside the link are checked once all edges exist (LinkUnitBuilder.Complete).
+        if (_backend.RequiresThreadLocalTarget(kind) is { } needsTls && needsTls != target.IsThreadLocal && target.Kind != SymbolKind.External)
             throw ThreadLocalMismatch(section, rel.Offset, type, target, needsTls);
         edge = new Edge(kind, (uint)relOffset, target, rel.Addend);
         return true;
@@ -259,8 +260,6 @@ public sealed class ElfObjectUnit
     {
         string where = $"offset 0x{offset:x}: {_backend.RelocationName(type)} against '{target.DisplayName}'";
         if (!needsTls) return Error(section, $"{where}: the symbol is thread-local, so only a TLS relocation can refer to it");
-        if (target.Kind == SymbolKind.External)
-            return Error(section, $"{where}: thread-local symbol is not defined in this link (thread-locals of shared libraries and of earlier links are not supported)");
         return Error(section, $"{where}: TLS relocation against a symbol that is not thread-local");
     }
 

@@ -145,8 +145,8 @@ public sealed class X86_64Backend : ILinkBackend
                 case X86Edge.Size64: Write64(field, e.Target.Size + (ulong)A); break;
                 case X86Edge.GotOffset64: Write64(field, S + (ulong)A - ctx.GotBase.Value); break;
                 case X86Edge.GotOffset32: WriteS32(field, (long)(S + (ulong)A - ctx.GotBase.Value), block, e); break;
-                case X86Edge.TpOff32: WriteS32(field, (long)S + A + ctx.Tls(block, e).ThreadPointerOffset, block, e); break;
-                case X86Edge.TpOff64: Write64(field, (ulong)((long)S + A + ctx.Tls(block, e).ThreadPointerOffset)); break;
+                case X86Edge.TpOff32: WriteS32(field, ctx.ThreadPointerRelative(block, e), block, e); break;
+                case X86Edge.TpOff64: Write64(field, (ulong)ctx.ThreadPointerRelative(block, e)); break;
                 case X86Edge.DtpOff32: WriteS32(field, (long)S + A, block, e); break;
                 case X86Edge.DtpOff64: Write64(field, S + (ulong)A); break;
                 case X86Edge.DtpMod64: Write64(field, ctx.Tls(block, e).ModuleId); break;

@@ -209,6 +209,8 @@ sealed class X86_64TlsRelaxation
     /// local-dynamic, {S + TP} for initial-exec, {resolver, S + TP} as a static TLS descriptor.</summary>
     Symbol GotPair(Symbol target, X86Edge request)
     {
+        if (target.Kind == SymbolKind.External)
+            throw new LinkError($"thread-local '{target.Name}' of an earlier link is accessed with a code sequence that cannot be rewritten to local-exec ({request}); only the psABI sequences can reach another link's thread-locals");
         var key = (request == X86Edge.RequestTlsLd ? LocalDynamicKey : target, request);
         if (_gotEntries.TryGetValue(key, out var entry)) return entry;
         var got = _graph.GetOrCreateSection(X86_64Backend.GotSectionName, MemProt.Read);
