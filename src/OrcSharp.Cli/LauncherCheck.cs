@@ -48,9 +48,9 @@ static partial class LauncherCheck
         setenv("ORCSHARP_REBUILD", "1", 1);
         var argv = new List<string> { "/bin/sh", launcher };
         argv.AddRange(Environment.GetCommandLineArgs().Skip(1));
-        var p = new nint[argv.Count + 1];
-        for (int i = 0; i < argv.Count; i++) p[i] = Marshal.StringToCoTaskMemUTF8(argv[i]);
+        var p = Shared.NativeStrings.ToArray(argv);
         fixed (nint* a = p) execv("/bin/sh", a);
+        Shared.NativeStrings.Free(p); // only reached if exec failed: the stale binary carries on
     }
 
     /// <summary>The launcher to rebuild with, if this is a checkout's cached build and a source is newer.</summary>

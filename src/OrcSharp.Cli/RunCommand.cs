@@ -85,12 +85,7 @@ public static class RunCommand
         if (o.Connect is not null) return SimpleRemoteEPC.ConnectTcp(o.Connect);
         if (!o.OutOfProcess) return new InProcessExecutorControl();
         var env = new Dictionary<string, string>();
-        if (tlsReserve > 0)
-        {
-            string tunable = $"glibc.rtld.optional_static_tls={tlsReserve}";
-            string? current = Environment.GetEnvironmentVariable("GLIBC_TUNABLES");
-            env["GLIBC_TUNABLES"] = string.IsNullOrEmpty(current) ? tunable : current + ":" + tunable;
-        }
+        if (tlsReserve > 0) env["GLIBC_TUNABLES"] = StaticTlsExhaustedError.TunablesWithReserve(tlsReserve);
         if (cross is not null) return CrossExecutor.Spawn(cross, env);
         string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
         return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env);

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using OrcSharp.JitLink;
+using OrcSharp.Shared;
 
 namespace OrcSharp.Cli;
 
@@ -27,29 +28,18 @@ static unsafe partial class StaticTlsReexec
         try { argv = File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.None)[..^1]; }
         catch (IOException) { return; }
         ulong reserve = StaticTlsExhaustedError.RecommendedReserve(error.RequiredBytes);
-        string tunable = $"glibc.rtld.optional_static_tls={reserve}";
-        var env = new List<string>();
-        bool merged = false;
-        foreach (System.Collections.DictionaryEntry kv in Environment.GetEnvironmentVariables())
+        var env = NativeStrings.Environment(new Dictionary<string, string>
         {
-            string k = (string)kv.Key, v = (string?)kv.Value ?? "";
-            if (k == "GLIBC_TUNABLES") { v = v.Length > 0 ? v + ":" + tunable : tunable; merged = true; }
-            env.Add($"{k}={v}");
-        }
-        if (!merged) env.Add("GLIBC_TUNABLES=" + tunable);
-        env.Add($"{Marker}={reserve}");
+            ["GLIBC_TUNABLES"] = StaticTlsExhaustedError.TunablesWithReserve(reserve),
+            [Marker] = reserve.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
         Console.Out.Flush();
         Console.Error.Flush();
-        var argvPtrs = ToCStrings(argv);
-        var envPtrs = ToCStrings(env);
+        var argvPtrs = NativeStrings.ToArray(argv);
+        var envPtrs = NativeStrings.ToArray(env);
         fixed (nint* a = argvPtrs) fixed (nint* e = envPtrs) execve("/proc/self/exe", a, e);
         // Only reached if exec failed: the caller reports the original error.
-    }
-
-    static nint[] ToCStrings(IReadOnlyList<string> items)
-    {
-        var p = new nint[items.Count + 1];
-        for (int i = 0; i < items.Count; i++) p[i] = Marshal.StringToCoTaskMemUTF8(items[i]);
-        return p;
+        NativeStrings.Free(argvPtrs);
+        NativeStrings.Free(envPtrs);
     }
 }

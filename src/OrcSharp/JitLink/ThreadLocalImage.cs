@@ -80,4 +80,12 @@ public sealed class StaticTlsExhaustedError(ulong requiredBytes, string detail)
 
     /// <summary>A reserve that holds this block plus room for the small blocks libraries bring.</summary>
     public static ulong RecommendedReserve(ulong bytes) => (bytes + 4096 + 4095) & ~4095UL;
+
+    /// <summary>The GLIBC_TUNABLES value that sets the reserve to <paramref name="reserve"/>, keeping any
+    /// tunables this process was given.</summary>
+    public static string TunablesWithReserve(ulong reserve)
+    {
+        string tunable = $"glibc.rtld.optional_static_tls={reserve}";
+        return Environment.GetEnvironmentVariable("GLIBC_TUNABLES") is { Length: > 0 } current ? current + ":" + tunable : tunable;
+    }
 }

@@ -64,11 +64,8 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
 
         var argv = new List<string> { executable };
         argv.AddRange(arguments);
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (System.Collections.DictionaryEntry kv in Environment.GetEnvironmentVariables()) env[(string)kv.Key] = (string?)kv.Value ?? "";
-        if (environment is not null) foreach (var (k, v) in environment) env[k] = v;
-        var argvPtrs = CStrings(argv);
-        var envPtrs = CStrings(env.Select(kv => $"{kv.Key}={kv.Value}").ToList());
+        var argvPtrs = NativeStrings.ToArray(argv);
+        var envPtrs = NativeStrings.ToArray(NativeStrings.Environment(environment));
         int pid, rc;
         try
         {
@@ -77,8 +74,8 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
         finally
         {
             posix_spawn_file_actions_destroy(fa);
-            foreach (var p in argvPtrs) Marshal.FreeCoTaskMem(p);
-            foreach (var p in envPtrs) Marshal.FreeCoTaskMem(p);
+            NativeStrings.Free(argvPtrs);
+            NativeStrings.Free(envPtrs);
             close(toChild[0]);
             close(fromChild[1]);
         }
@@ -88,13 +85,6 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
             throw new LinkError($"cannot start the executor {executable}: {Marshal.GetPInvokeErrorMessage(rc)}");
         }
         return new ExecutorProcess(pid, toChild[1], fromChild[0]);
-    }
-
-    static nint[] CStrings(List<string> items)
-    {
-        var p = new nint[items.Count + 1];
-        for (int i = 0; i < items.Count; i++) p[i] = Marshal.StringToCoTaskMemUTF8(items[i]);
-        return p;
     }
 
     /// <summary>Waits up to <paramref name="timeoutMs"/> for the process to end; returns its raw wait
