@@ -105,7 +105,7 @@ public sealed class JITDylib
         bool DefinedHere(string n) => _symbols.ContainsKey(n);
         builder.LoadArchiveMembers(_archives, DefinedHere);
         stats.ArchivesMs = sw.Elapsed.TotalMilliseconds; sw.Restart();
-        builder.Complete(defineDsoHandle: true, DefinedHere);
+        builder.Complete();
         stats.EdgesMs = sw.Elapsed.TotalMilliseconds;
 
         var initFini = new InitFiniCollector();
@@ -194,19 +194,20 @@ public sealed class JITDylib
     internal void Forget(LinkedUnit unit)
     {
         _units.Remove(unit);
-        foreach (var (n, tp) in unit.ThreadLocals)
+        Unbind(_threadLocals, unit.ThreadLocals, u => u.ThreadLocals);
+        Unbind(_symbols, unit.Definitions, u => u.Definitions);
+    }
+
+    /// <summary>Takes the removed unit's names out of a name table, unless a newer unit rebound them;
+    /// where a remaining unit defines the name, its newest definition is visible again.</summary>
+    void Unbind<T>(Dictionary<string, T> table, IReadOnlyDictionary<string, T> removed, Func<LinkedUnit, IReadOnlyDictionary<string, T>> definedBy)
+    {
+        foreach (var (n, value) in removed)
         {
-            if (!_threadLocals.TryGetValue(n, out long current) || current != tp) continue;
-            var previous = _units.LastOrDefault(u => u.ThreadLocals.ContainsKey(n));
-            if (previous is null) _threadLocals.Remove(n);
-            else _threadLocals[n] = previous.ThreadLocals[n];
-        }
-        foreach (var (n, def) in unit.Definitions)
-        {
-            if (!_symbols.TryGetValue(n, out var current) || current != def) continue; // a newer unit's
-            var previous = _units.LastOrDefault(u => u.Definitions.ContainsKey(n));
-            if (previous is null) _symbols.Remove(n);
-            else _symbols[n] = previous.Definitions[n];
+            if (!table.TryGetValue(n, out var current) || !EqualityComparer<T>.Default.Equals(current, value)) continue;
+            var previous = _units.LastOrDefault(u => definedBy(u).ContainsKey(n));
+            if (previous is null) table.Remove(n);
+            else table[n] = definedBy(previous)[n];
         }
     }
 }

@@ -78,14 +78,14 @@ public sealed class LinkUnitBuilder
         }
     }
 
-    /// <summary>Places commons, defines linker-provided symbols, then builds all edges.</summary>
-    public void Complete(bool defineDsoHandle, Func<string, bool> isDefinedElsewhere)
+    /// <summary>Places commons, defines linker-provided symbols (the unit's own __dso_handle among them),
+    /// then builds all edges.</summary>
+    public void Complete()
     {
-        DsoHandle = null;
         _commons.Place(Graph, Table);
         _backend.DefineSyntheticSymbols(Graph, Table);
         LinkerDefinedSymbols.DefineStartStop(Graph, Table);
-        if (defineDsoHandle) DsoHandle = LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
+        DsoHandle = LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
         var zero = Symbol.Absolute(null, 0);
         ParallelLink.For(_units.Count, i => _units[i].BuildEdges(Table, zero));
         MarkExternalThreadLocals();

@@ -105,13 +105,11 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
     }
 
     /// <summary>"exited with status N" or "terminated by signal SIGSEGV", from a wait status.</summary>
-    public static string Describe(int status, out int? exitCode)
-    {
-        int sig = status & 0x7f;
-        exitCode = null;
-        if (sig == 0) { exitCode = (status >> 8) & 0xff; return $"exited with status {exitCode}"; }
-        return $"terminated by signal {SignalName(sig)}";
-    }
+    public static string Describe(int status) =>
+        ExitCode(status) is { } code ? $"exited with status {code}" : $"terminated by signal {SignalName(status & 0x7f)}";
+
+    /// <summary>The exit status from a wait status, or null when a signal ended the process.</summary>
+    public static int? ExitCode(int status) => (status & 0x7f) == 0 ? (status >> 8) & 0xff : null;
 
     static string SignalName(int sig) => sig switch
     {

@@ -114,7 +114,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     /// <summary>How a child executor ended, if it did (waiting briefly for it), else the reason given.</summary>
     string DeathNote(string reason)
     {
-        if (_process?.Wait(2000) is { } status) return ExecutorProcess.Describe(status, out _);
+        if (_process?.Wait(2000) is { } status) return ExecutorProcess.Describe(status);
         return reason;
     }
 
@@ -241,9 +241,9 @@ public sealed class SimpleRemoteEPC : IExecutorControl
             _process?.Wait(10000); // its output is complete when it has exited
             return status;
         }
-        catch (LinkError) when (_process?.Wait(2000) is { } ws && ExecutorProcess.Describe(ws, out int? code) is var _ && code is not null)
+        catch (LinkError) when (_process?.Wait(2000) is { } ws && ExecutorProcess.ExitCode(ws) is { } code)
         {
-            return code.Value; // the program ended the process itself (_exit): its status is the result
+            return code; // the program ended the process itself (_exit): its status is the result
         }
     }
 
