@@ -77,4 +77,8 @@ public interface IExecutorControl : ITlsModuleHost, IDisposable
     /// <summary>Tears down a JITDylib's runtime state as dlclose does: its finalizers run in the given
     /// order, then __cxa_finalize(dsoHandle) runs the atexit and __cxa_atexit handlers registered for it.</summary>
     void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers);
+
+    /// <summary>Every executor releases a TLS module with its runtime's release wrapper.</summary>
+    WrapperCall ITlsModuleHost.ReleaseAction(TlsModule module) =>
+        new(BootstrapSymbols[BootstrapNames.ReleaseTlsModule], TargetProcess.TlsModuleRuntime.EncodeReleaseArgument(module.Handle));
 }

@@ -22,7 +22,11 @@ public static class FixupFields
     }
 
     public static LinkError OutOfRange(Block b, in Edge e, long v, ILinkBackend backend) =>
-        new($"{b.SourceFile}: section {b.SourceSection}: offset 0x{e.Offset:x}: {backend.EdgeKindName(e.Kind)} fixup against '{e.Target.DisplayName}' is out of range (value 0x{v:x})");
+        Error(b, e, backend, $"is out of range (value 0x{v:x})");
+
+    /// <summary>"file: section S: offset 0xN: KIND fixup against 'T' " followed by what is wrong.</summary>
+    public static LinkError Error(Block b, in Edge e, ILinkBackend backend, string problem) =>
+        new($"{b.SourceFile}: section {b.SourceSection}: offset 0x{e.Offset:x}: {backend.EdgeKindName(e.Kind)} fixup against '{e.Target.DisplayName}' {problem}");
 
     public static LinkError Unexpected(Block b, in Edge e, ILinkBackend backend) =>
         new($"{b.SourceFile}: section {b.SourceSection}: offset 0x{e.Offset:x}: edge kind {backend.EdgeKindName(e.Kind)} reached fixup (internal error)");

@@ -44,9 +44,6 @@ public sealed class InProcessExecutorControl : IExecutorControl
     public TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment) =>
         TlsModuleRuntime.Create(initialImage, memSize, alignment);
 
-    public WrapperCall ReleaseAction(TlsModule module) =>
-        new(BootstrapSymbols[BootstrapNames.ReleaseTlsModule], TlsModuleRuntime.EncodeReleaseArgument(module.Handle));
-
     public void ReleaseTlsModule(TlsModule module) => TlsModuleRuntime.Release(module.Handle);
 
     public void Dispose() { }

@@ -35,10 +35,10 @@ public static class ExecutorServiceMessages
     // Memory: reserve(size, placement) -> addr; release(addr, size); deallocate(handles).
     public static byte[] Reserve(ulong size, Placement placement) => new SpsWriter().U64(size).U8((byte)placement).ToArray();
     public static byte[] Release(ExecutorAddr addr, ulong size) => new SpsWriter().Addr(addr).U64(size).ToArray();
-    public static byte[] Addresses(ReadOnlySpan<ExecutorAddr> addrs)
+    public static byte[] Addresses(IReadOnlyList<ExecutorAddr> addrs)
     {
-        var w = new SpsWriter(8 + 8 * addrs.Length).U64((ulong)addrs.Length);
-        foreach (var a in addrs) w.Addr(a);
+        var w = new SpsWriter(8 + 8 * addrs.Count);
+        WriteAddrs(w, addrs);
         return w.ToArray();
     }
     public static ExecutorAddr[] ReadAddresses(ref SpsReader r)

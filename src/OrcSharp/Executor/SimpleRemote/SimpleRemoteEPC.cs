@@ -199,7 +199,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
     public SymbolDescription?[] DescribeSymbols(IReadOnlyList<ExecutorAddr> addresses)
     {
-        var r = Expect(Call(BootstrapNames.Describe, Addresses(addresses.ToArray())), "describe symbols");
+        var r = Expect(Call(BootstrapNames.Describe, Addresses(addresses)), "describe symbols");
         var result = new SymbolDescription?[r.Count(10)];
         for (int i = 0; i < result.Length; i++)
         {
@@ -223,12 +223,9 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         return new TlsModule(r.Addr(), r.U64(), r.I64());
     }
 
-    public WrapperCall ReleaseAction(TlsModule module) =>
-        new(BootstrapSymbols[BootstrapNames.ReleaseTlsModule], new SpsWriter().Addr(module.Handle).ToArray());
-
     public void ReleaseTlsModule(TlsModule module)
     {
-        var call = ReleaseAction(module);
+        var call = ((ITlsModuleHost)this).ReleaseAction(module);
         Expect(CallWrapper(call.Function, call.Argument), "release thread-local storage");
     }
 
@@ -249,9 +246,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
     public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers)
     {
-        var w = new SpsWriter();
-        WriteAddrs(w, initializers);
-        Expect(Call(BootstrapNames.RunInitializers, w.WrittenSpan), "run initializers");
+        Expect(Call(BootstrapNames.RunInitializers, Addresses(initializers)), "run initializers");
     }
 
     public void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers)
@@ -288,7 +283,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
             Expect(epc.Call(BootstrapNames.MemFinalize, ExecutorServiceMessages.Finalize(request)), "finalize").Addr();
 
         public void Deallocate(ReadOnlySpan<ExecutorAddr> handles) =>
-            Expect(epc.Call(BootstrapNames.MemDeallocate, Addresses(handles)), "deallocate");
+            Expect(epc.Call(BootstrapNames.MemDeallocate, Addresses(handles.ToArray())), "deallocate");
 
         public void Release(ExecutorAddr addr, ulong size) =>
             Expect(epc.Call(BootstrapNames.MemRelease, ExecutorServiceMessages.Release(addr, size)), "release memory");

@@ -237,7 +237,7 @@ public sealed class AArch64Backend : ILinkBackend
     {
         ulong lo = v & 0xfff;
         if ((lo & ((1UL << shift) - 1)) != 0)
-            throw new LinkError($"{block.SourceFile}: section {block.SourceSection}: offset 0x{e.Offset:x}: {Instance.EdgeKindName(e.Kind)} fixup against '{e.Target.DisplayName}' is not {1 << shift}-byte aligned (address 0x{v:x})");
+            throw FixupFields.Error(block, e, Instance, $"is not {1 << shift}-byte aligned (address 0x{v:x})");
         return lo >> shift;
     }
 
