@@ -13,8 +13,6 @@ namespace OrcSharp.Cli;
 /// </summary>
 static class CrossExecutor
 {
-    public static string HostArch => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "aarch64" : "x86_64";
-
     /// <summary>The prefix of the Debian cross tools for a target ("aarch64-linux-gnu-").</summary>
     public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
 

@@ -16,7 +16,7 @@ public static class RunCommand
         var total = Stopwatch.StartNew();
         if (StaticTlsReexec.IsRestarted) ParallelLink.Sequential = true;
         // Another architecture runs in a cross executor, which is always a separate process.
-        string? cross = o.Target is { } t && t != CrossExecutor.HostArch ? t : null;
+        string? cross = o.Target is { } t && t != HostArchitecture.Name ? t : null;
         if (cross is not null) o.OutOfProcess = true;
         var objects = new List<string>();
         bool cxx = false;

@@ -10,15 +10,13 @@ namespace OrcSharp.Executor.InProcess;
 public sealed class InProcessExecutorControl : IExecutorControl
 {
     readonly ExecutorMemory _memory = new();
-    readonly nint _libc;
 
     public InProcessExecutorControl()
     {
-        _libc = LibC.dlopen("libc.so.6", LibC.RtldNow);
         MemoryManager = new SlabMemoryManager(new Access(_memory), PageSize);
     }
 
-    public string TargetTriple => RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "aarch64-unknown-linux-gnu" : "x86_64-unknown-linux-gnu";
+    public string TargetTriple => HostArchitecture.Triple;
     public uint PageSize => ExecutorMemory.PageSize;
     public IJitLinkMemoryManager MemoryManager { get; }
     public ExecutorStats Stats { get; } = new();
@@ -33,13 +31,13 @@ public sealed class InProcessExecutorControl : IExecutorControl
 
     public IReadOnlyDictionary<string, ExecutorAddr> BootstrapSymbols { get; } = TargetProcess.BootstrapSymbols.Get();
 
-    public int RunProgram(ProgramStart start) => ProgramRunner.Run(start, name => LibC.dlsym(_libc, name));
+    public int RunProgram(ProgramStart start) => ProgramRunner.Run(start, LibC.Symbol);
 
     public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers) =>
-        ProgramRunner.RunInitializers(initializers, name => LibC.dlsym(_libc, name));
+        ProgramRunner.RunInitializers(initializers, LibC.Symbol);
 
     public void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers) =>
-        ProgramRunner.RunDeinitializers(dsoHandle, finalizers, name => LibC.dlsym(_libc, name));
+        ProgramRunner.RunDeinitializers(dsoHandle, finalizers, LibC.Symbol);
 
     public TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment) =>
         TlsModuleRuntime.Create(initialImage, memSize, alignment);

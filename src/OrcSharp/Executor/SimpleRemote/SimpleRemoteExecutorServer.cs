@@ -42,8 +42,7 @@ public sealed class SimpleRemoteExecutorServer
             map[InitialSlabKey] = new SpsWriter().Addr(slab).U64(SlabMemoryManager.DefaultSlabSize).ToArray();
         }
         catch (LinkError) { } // the controller reserves on demand instead
-        string triple = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "aarch64-unknown-linux-gnu" : "x86_64-unknown-linux-gnu";
-        var setup = new ExecutorSetupInfo(triple, ExecutorMemory.PageSize, map, _bootstrap);
+        var setup = new ExecutorSetupInfo(HostArchitecture.Triple, ExecutorMemory.PageSize, map, _bootstrap);
         try { _transport.Send(SimpleRemoteOpcode.Setup, 0, default, setup.Encode()); }
         catch (IOException e) { _log.WriteLine($"orcsharp executor: error: cannot send setup: {e.Message}"); return 1; }
 

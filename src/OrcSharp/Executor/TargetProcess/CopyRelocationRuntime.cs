@@ -105,7 +105,7 @@ public static unsafe class CopyRelocationRuntime
 
     // The dynamic relocations that hold a data symbol's address: GLOB_DAT and the plain 64-bit one
     // (x86-64: 6 and 1; AArch64: 0x401 and 0x101, whose GLOB_DAT also adds its addend).
-    static readonly bool Arm64 = RuntimeInformation.ProcessArchitecture == Architecture.Arm64;
+    static readonly bool Arm64 = HostArchitecture.IsArm64;
     static readonly uint GlobDat = Arm64 ? 0x401u : 6u, Abs64 = Arm64 ? 0x101u : 1u;
     static readonly bool AddendInGlobDat = Arm64;
 

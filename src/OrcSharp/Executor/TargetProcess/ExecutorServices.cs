@@ -17,8 +17,6 @@ namespace OrcSharp.Executor.TargetProcess;
 public static unsafe class ExecutorServices
 {
     public static ExecutorMemory Memory { get; } = new();
-    static readonly nint Libc = LibC.dlopen("libc.so.6", LibC.RtldNow);
-    public static nint LibcSymbol(string name) => LibC.dlsym(Libc, name);
 
     /// <summary>Sends a running program's exit status to the controller; set by the server before it
     /// calls <see cref="RunProgramWrapper"/>, which never returns.</summary>
@@ -129,7 +127,7 @@ public static unsafe class ExecutorServices
     public static CWrapperFunctionResult RunInitializersWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
     {
         var r = new SpsReader(a);
-        ProgramRunner.RunInitializers(ReadAddresses(ref r), LibcSymbol);
+        ProgramRunner.RunInitializers(ReadAddresses(ref r), LibC.Symbol);
         return Ok();
     });
 
@@ -138,7 +136,7 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var dso = r.Addr();
-        ProgramRunner.RunDeinitializers(dso, ReadAddresses(ref r), LibcSymbol);
+        ProgramRunner.RunDeinitializers(dso, ReadAddresses(ref r), LibC.Symbol);
         return Ok();
     });
 
@@ -149,10 +147,10 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var start = ReadProgram(ref r);
-        var onExit = (delegate* unmanaged<delegate* unmanaged<int, nint, void>, nint, int>)LibcSymbol("on_exit");
+        var onExit = (delegate* unmanaged<delegate* unmanaged<int, nint, void>, nint, int>)LibC.Symbol("on_exit");
         if (onExit == null) throw new LinkError("executor: on_exit not found in libc");
         onExit(&ReportExit, 0);
-        int status = ProgramRunner.Run(start, LibcSymbol);
+        int status = ProgramRunner.Run(start, LibC.Symbol);
         return Ok(w => w.I32(status)); // not reached: Run exits the process
     });
 

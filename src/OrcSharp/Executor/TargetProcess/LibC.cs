@@ -38,6 +38,15 @@ internal static unsafe partial class LibC
     /// <summary>Instruction-cache maintenance after writing code (a no-op need on x86-64); libgcc has it.</summary>
     [LibraryImport("libgcc_s.so.1")] public static partial void __clear_cache(nint begin, nint end);
 
+    static nint _handle;
+
+    /// <summary>A libc symbol by name (for the functions JIT'd programs' start and exit go through).</summary>
+    public static nint Symbol(string name)
+    {
+        if (_handle == 0) _handle = dlopen("libc.so.6", RtldNow);
+        return dlsym(_handle, name);
+    }
+
     public static string LastDlError()
     {
         nint p = dlerror();

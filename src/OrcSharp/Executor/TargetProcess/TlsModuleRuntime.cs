@@ -21,7 +21,7 @@ public static unsafe class TlsModuleRuntime
 
     public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
-        ushort machine = RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
+        ushort machine = HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
         var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
 
         int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);

@@ -27,8 +27,7 @@ public sealed class LibrarySearch
     /// Debian cross toolchain's (/usr/aarch64-linux-gnu, gcc-cross) when the target is another architecture.</summary>
     public static LibrarySearch ForTarget(JitLink.TargetArch arch, IEnumerable<string> userDirs)
     {
-        var host = System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.Arm64
-            ? JitLink.TargetArch.AArch64 : JitLink.TargetArch.X86_64;
+        var host = HostArchitecture.IsArm64 ? JitLink.TargetArch.AArch64 : JitLink.TargetArch.X86_64;
         if (arch == host) return ForHost(userDirs);
         string triple = arch == JitLink.TargetArch.AArch64 ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
         var defaults = new List<string>();
