@@ -32,9 +32,15 @@ static partial class LauncherCheck
             Environment.SetEnvironmentVariable("ORCSHARP_BUILT", null);
             return;
         }
-        _check = new Thread(() => _staleLauncher = StaleLauncher()) { IsBackground = true, Name = "orcsharp-stale-check" };
+        // Only the checkout's cached build is checked; elsewhere (a spawned or cross executor, a copy
+        // installed apart from its sources) no thread is started at all.
+        string? exe = Environment.ProcessPath;
+        if (exe is null || !exe.EndsWith(CachedBuild, StringComparison.Ordinal)) return;
+        _check = new Thread(() => _staleLauncher = StaleLauncher(exe)) { IsBackground = true, Name = "orcsharp-stale-check" };
         _check.Start();
     }
+
+    const string CachedBuild = "/.cache/orcsharp-cli/OrcSharp.Cli";
 
     /// <summary>If a source is newer than this binary, hands over to the launcher (which rebuilds and
     /// runs the same command); nothing has been printed or run by then.</summary>
@@ -54,11 +60,9 @@ static partial class LauncherCheck
     }
 
     /// <summary>The launcher to rebuild with, if this is a checkout's cached build and a source is newer.</summary>
-    static string? StaleLauncher()
+    static string? StaleLauncher(string exe)
     {
-        string? exe = Environment.ProcessPath;
-        if (exe is null || !exe.EndsWith("/.cache/orcsharp-cli/OrcSharp.Cli", StringComparison.Ordinal)) return null;
-        string root = exe[..^"/.cache/orcsharp-cli/OrcSharp.Cli".Length];
+        string root = exe[..^CachedBuild.Length];
         string launcher = root + "/orcsharp";
         if (ModifiedAt(launcher) is null || ModifiedAt(exe) is not { } built) return null;
         bool stale = NewerThan(root + "/src", built) || ModifiedAt(root + "/Directory.Build.props") > built;
