@@ -1,6 +1,7 @@
 using OrcSharp.Executor;
 using OrcSharp.JitLink;
 using OrcSharp.JitLink.X86_64;
+using OrcSharp.Platform;
 using OrcSharp.Shared;
 
 namespace OrcSharp.Orc;
@@ -16,7 +17,11 @@ public sealed class ExecutionSession : IDisposable
         Backend = executor.TargetTriple.StartsWith("x86_64", StringComparison.Ordinal) ? X86_64Backend.Instance
             : executor.TargetTriple.StartsWith("aarch64", StringComparison.Ordinal) ? JitLink.AArch64.AArch64Backend.Instance
             : throw new LinkError($"no JIT-link backend for target {executor.TargetTriple}");
+        Platform = new ElfLinuxPlatform(executor, Backend);
     }
+
+    /// <summary>The platform whose passes every link gets (init/fini, copy relocations, eh-frame ...).</summary>
+    public ElfLinuxPlatform Platform { get; }
 
     public IExecutorControl Executor { get; }
     public ILinkBackend Backend { get; }
