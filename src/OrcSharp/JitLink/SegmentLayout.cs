@@ -22,6 +22,7 @@ public sealed class SegmentLayout
     public static SegmentLayout Compute(LinkGraph graph)
     {
         var layout = new SegmentLayout();
+        ulong image = 0;
         var groups = graph.Sections.Where(s => s.Blocks.Count > 0 && !s.IsThreadLocal)
             .GroupBy(s => s.Group).OrderBy(g => GroupOrder(g.Key));
         foreach (var group in groups)
@@ -32,6 +33,8 @@ public sealed class SegmentLayout
             foreach (var section in group.OrderBy(s => s.Blocks.All(b => b.IsZeroFill) ? 1 : 0).ThenBy(s => s.Ordinal))
                 foreach (var block in section.Blocks)
                 {
+                    // Sizes and alignments are bounded by the reader (LinkLimits), so this cannot wrap;
+                    // the total is checked before anything is reserved.
                     offset = (offset + block.Alignment - 1) & ~(block.Alignment - 1);
                     align = Math.Max(align, block.Alignment);
                     layout._all.Add((block, segment, offset));
@@ -44,6 +47,9 @@ public sealed class SegmentLayout
                     offset += block.Size;
                 }
             layout.Requests.Add(new SegmentRequest(group.Key, offset, contentEnd, align));
+            image += offset;
+            if (offset > LinkLimits.MaxImageBytes || image > LinkLimits.MaxImageBytes)
+                throw new LinkError($"{graph.Name}: the link needs more than {LinkLimits.Describe(LinkLimits.MaxImageBytes)} of memory");
         }
         return layout;
     }

@@ -36,6 +36,10 @@ public sealed class ThreadLocalImage
             if (!zero) image.FileSize = offset;
         }
         image.MemSize = offset;
+        // Refused here, before the executor is asked: a larger block cannot be placed by glibc, and a
+        // restart with a reserve that size dies before main.
+        if (offset > LinkLimits.MaxThreadLocalBytes)
+            throw new LinkError($"{graph.Name}: thread-local storage of {offset} bytes is more than the {LinkLimits.Describe(LinkLimits.MaxThreadLocalBytes)} limit");
         return image;
     }
 
