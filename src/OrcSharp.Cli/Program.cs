@@ -29,20 +29,24 @@ public static class Program
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("ORCSHARP_DEBUG") is null)
         {
-            return Fail($"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (set ORCSHARP_DEBUG=1 for details)");
+            return Fail($"internal error: {e.GetType().Name}: {e.Message} (set ORCSHARP_DEBUG=1 for details)");
         }
     }
 
+    /// <summary>Prints the one error line. The message is escaped again here (a no-op for a
+    /// <see cref="LinkError"/>, which escapes itself) so that no text, whatever threw it, can split the line.</summary>
     public static int Fail(string message)
     {
         LauncherCheck.EnsureFresh();
-        Console.Error.WriteLine($"orcsharp: error: {message}");
+        Console.Error.WriteLine($"orcsharp: error: {PrintableText.Escape(message)}");
         return 1;
     }
 
     public const string Usage = """
         usage: orcsharp run [options] INPUT... [-- ARG...]
-          INPUT          .o, .a, .so, or a C/C++ source (compiled with $CC / $CXX)
+          INPUT          .o, .a, .so, or a C/C++ source (compiled with $CC / $CXX);
+                         - reads standard input; pipes and <(...) work too
+          -x LANG        c, c++ or none: the language of the sources after it (needed from a pipe)
           -l NAME        link a shared library as the system linker would
           -L DIR         add a library search directory
           --entry SYM    entry point (default main)

@@ -20,12 +20,14 @@ public static class RunCommand
         if (cross is not null) o.OutOfProcess = true;
         var objects = new List<string>();
         bool cxx = false;
-        foreach (var input in o.Inputs)
+        for (int i = 0; i < o.Inputs.Count; i++)
         {
-            if (SourceCompiler.IsSource(input))
+            string input = o.Inputs[i];
+            string? language = o.InputLanguages[i];
+            if (language is not null || SourceCompiler.IsSource(input))
             {
-                cxx |= SourceCompiler.IsCxx(input);
-                objects.Add(SourceCompiler.Compile(input, cross is null ? null : CrossExecutor.ToolPrefix(cross)));
+                cxx |= language is not null ? language == "c++" : SourceCompiler.IsCxx(input);
+                objects.Add(SourceCompiler.Compile(input, cross is null ? null : CrossExecutor.ToolPrefix(cross), language));
             }
             else objects.Add(input);
         }
@@ -44,6 +46,8 @@ public static class RunCommand
             catch (StaticTlsExhaustedError e) when (!o.OutOfProcess && o.Connect is null)
             {
                 StaticTlsReexec.RestartWithReserve(e);
+                if (InputFile.AnyStreamRead)
+                    throw new LinkError($"{e.Message} (orcsharp restarts itself with that reserve, but input from a pipe cannot be read twice: use --oop or give the input as a file)");
                 throw;
             }
             finally { executor.Dispose(); }

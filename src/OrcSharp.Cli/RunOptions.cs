@@ -6,6 +6,9 @@ namespace OrcSharp.Cli;
 public sealed class RunOptions
 {
     public List<string> Inputs { get; } = new();
+    /// <summary>The language each input was given with -x (gcc's rule: -x applies to the inputs after
+    /// it, until the next -x; "none" goes back to telling by name and content); null when not given.</summary>
+    public List<string?> InputLanguages { get; } = new();
     /// <summary>-l NAME in command-line order.</summary>
     public List<string> Libraries { get; } = new();
     public List<string> LibraryDirs { get; } = new();
@@ -22,6 +25,7 @@ public sealed class RunOptions
     public static RunOptions Parse(string[] args)
     {
         var o = new RunOptions();
+        string? language = null;
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
@@ -39,6 +43,7 @@ public sealed class RunOptions
                 case "-l": o.Libraries.Add(Value(a)); break;
                 case "-L": o.LibraryDirs.Add(Value(a)); break;
                 case "--entry": o.Entry = Value(a); break;
+                case "-x": language = Language(Value(a)); break;
                 case "--noexec": o.NoExec = true; break;
                 case "--stats": o.Stats = true; break;
                 case "--oop": o.OutOfProcess = true; break;
@@ -55,12 +60,21 @@ public sealed class RunOptions
                     if (a.StartsWith("-l", StringComparison.Ordinal) && a.Length > 2) o.Libraries.Add(a[2..]);
                     else if (a.StartsWith("-L", StringComparison.Ordinal) && a.Length > 2) o.LibraryDirs.Add(a[2..]);
                     else if (a.StartsWith("--entry=", StringComparison.Ordinal)) o.Entry = a[8..];
+                    else if (a.StartsWith("-x", StringComparison.Ordinal) && a.Length > 2) language = Language(a[2..]);
                     else if (a.StartsWith('-') && a != "-") throw new LinkError($"unknown option '{a}'");
-                    else o.Inputs.Add(a);
+                    else { o.Inputs.Add(a); o.InputLanguages.Add(language); }
                     break;
             }
         }
         if (o.Inputs.Count == 0) throw new LinkError("no input files");
         return o;
     }
+
+    static string? Language(string name) => name switch
+    {
+        "c" => "c",
+        "c++" or "cxx" or "cpp" => "c++",
+        "none" => null,
+        _ => throw new LinkError($"unknown language '{name}' for -x (expected c, c++ or none)"),
+    };
 }

@@ -7,8 +7,10 @@ namespace OrcSharp.Cli;
 
 /// <summary>
 /// Compiles C/C++ sources given as inputs with $CC/$CXX (default cc/c++) and $CFLAGS/$CXXFLAGS, into a
-/// cache keyed by compiler, flags, path and content; an entry is reused only while every header it
-/// depended on (from the compiler's depfile) is older than the object.
+/// cache keyed by compiler, flags, language, path and content; an entry is reused only while every
+/// header it depended on (from the compiler's depfile) is older than the object. A source read from a
+/// pipe ("-", /dev/stdin, a process substitution) is compiled from a copy in the cache, with the current
+/// directory searched for its quoted includes, as gcc does for "-x c -".
 /// </summary>
 public static class SourceCompiler
 {
@@ -20,21 +22,20 @@ public static class SourceCompiler
     public static bool IsCxx(string path) => CxxExt.Contains(Path.GetExtension(path), StringComparer.Ordinal);
 
     /// <summary>Compiles for the host, or with the Debian cross compiler (aarch64-linux-gnu-gcc) for a
-    /// cross target; $CC / $CXX win either way.</summary>
-    public static string Compile(string source, string? crossPrefix = null)
+    /// cross target; $CC / $CXX win either way. <paramref name="language"/> ("c" or "c++", from -x)
+    /// overrides the file name's extension.</summary>
+    public static string Compile(string source, string? crossPrefix = null, string? language = null)
     {
-        if (!File.Exists(source)) throw new LinkError($"{source}: no such file");
-        bool cxx = IsCxx(source);
+        bool cxx = language is not null ? language == "c++" : IsCxx(source);
+        var input = InputFile.Read(source);
         string compiler = Environment.GetEnvironmentVariable(cxx ? "CXX" : "CC") is { Length: > 0 } c ? c
             : crossPrefix is not null ? crossPrefix + (cxx ? "g++" : "gcc") : cxx ? "c++" : "cc";
         string flags = Environment.GetEnvironmentVariable(cxx ? "CXXFLAGS" : "CFLAGS") ?? "";
-        string full = Path.GetFullPath(source);
-        var hash = SHA256.Create();
-        var keyText = Encoding.UTF8.GetBytes($"{compiler}\0{flags}\0{full}\0");
-        hash.TransformBlock(keyText, 0, keyText.Length, null, 0);
-        var content = File.ReadAllBytes(full);
-        hash.TransformFinalBlock(content, 0, content.Length);
-        string key = Convert.ToHexString(hash.Hash!)[..32].ToLowerInvariant();
+        string full = input.IsStream ? "<stream>" : Path.GetFullPath(source);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(Encoding.UTF8.GetBytes($"{compiler}\0{flags}\0{language}\0{full}\0{(input.IsStream ? Environment.CurrentDirectory : "")}\0"));
+        hash.AppendData(input.Bytes.Span);
+        string key = Convert.ToHexString(hash.GetHashAndReset())[..32].ToLowerInvariant();
 
         string dir = Path.Combine(CacheRoot(), "objects");
         Directory.CreateDirectory(dir);
@@ -42,9 +43,17 @@ public static class SourceCompiler
         if (File.Exists(obj) && File.Exists(dep) && DepsOlderThan(dep, File.GetLastWriteTimeUtc(obj))) return obj;
 
         string tmp = Path.Combine(dir, $"{key}.{Environment.ProcessId}.tmp");
+        string compileFrom = full;
+        if (input.IsStream)
+        {
+            compileFrom = Path.Combine(dir, key + (cxx ? ".cc" : ".c"));
+            File.WriteAllBytes(compileFrom, input.Bytes.ToArray());
+        }
         var psi = new ProcessStartInfo(compiler) { UseShellExecute = false };
         foreach (var f in flags.Split(' ', StringSplitOptions.RemoveEmptyEntries)) psi.ArgumentList.Add(f);
-        foreach (var a in new[] { "-c", full, "-o", tmp + ".o", "-MD", "-MF", tmp + ".d" }) psi.ArgumentList.Add(a);
+        if (input.IsStream) { psi.ArgumentList.Add("-iquote"); psi.ArgumentList.Add(Environment.CurrentDirectory); }
+        if (language is not null) { psi.ArgumentList.Add("-x"); psi.ArgumentList.Add(language); }
+        foreach (var a in new[] { "-c", compileFrom, "-o", tmp + ".o", "-MD", "-MF", tmp + ".d" }) psi.ArgumentList.Add(a);
         Process p;
         try { p = Process.Start(psi)!; }
         catch (System.ComponentModel.Win32Exception e) { throw new LinkError($"cannot run compiler '{compiler}': {e.Message}"); }
