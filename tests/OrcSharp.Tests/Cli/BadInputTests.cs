@@ -135,8 +135,8 @@ public class BadInputTests
     [Fact]
     public void MissingInputAndUnknownOption()
     {
-        // The system's own wording, not a resource key (IO_FileNotFound...), reaches the user.
-        AssertOneLineError(TestSupport.RunOrcsharp("run", "/nonexistent/x.o"), "/nonexistent/x.o", "cannot read: Could not find");
+        // The system's own wording (strerror), not a resource key (IO_FileNotFound...), reaches the user.
+        AssertOneLineError(TestSupport.RunOrcsharp("run", "/nonexistent/x.o"), "/nonexistent/x.o", "cannot read: No such file or directory");
         AssertOneLineError(TestSupport.RunOrcsharp("run", "--bogus", "x.o"), "--bogus");
         AssertOneLineError(TestSupport.RunOrcsharp("run"), "no input");
     }
