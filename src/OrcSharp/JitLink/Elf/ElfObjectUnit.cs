@@ -79,6 +79,8 @@ public sealed class ElfObjectUnit
             if (name.StartsWith(LinkerSectionPrefix, StringComparison.Ordinal)) throw Error(i, $"section names starting with {LinkerSectionPrefix} are reserved for the linker");
             if ((sh.Flags & ElfAbi.ShfWrite) != 0 && (sh.Flags & ElfAbi.ShfExecInstr) != 0)
                 throw Error(i, "is both writable and executable");
+            if ((sh.Flags & ElfAbi.ShfTls) != 0 && !IsThreadLocalData(name, sh))
+                throw Error(i, "is marked thread-local (SHF_TLS) but is not thread-local data");
             bool zeroFill = sh.Type == ElfAbi.ShtNobits;
             // .eh_frame records are 4-byte aligned and the unwinder walks the section's blocks as one run:
             // padding to a larger alignment between two objects' blocks would read as a terminator.
@@ -87,6 +89,14 @@ public sealed class ElfObjectUnit
             _blockSectionKey[i] = name;
         }
     }
+
+    /// <summary>What SHF_TLS may mark: writable data or zero-fill, never code, unwind tables or the
+    /// init/fini arrays (those are read where the program is laid out, not per thread).</summary>
+    static bool IsThreadLocalData(string name, in Elf64SectionHeader sh) =>
+        sh.Type is ElfAbi.ShtProgbits or ElfAbi.ShtNobits && (sh.Flags & ElfAbi.ShfExecInstr) == 0 && name != EhFrameName &&
+        !name.StartsWith(".init_array", StringComparison.Ordinal) && !name.StartsWith(".fini_array", StringComparison.Ordinal) &&
+        !name.StartsWith(".preinit_array", StringComparison.Ordinal) && !name.StartsWith(".ctors", StringComparison.Ordinal) &&
+        !name.StartsWith(".dtors", StringComparison.Ordinal);
 
     void CreateSymbols()
     {
@@ -100,6 +110,7 @@ public sealed class ElfObjectUnit
             bool local = s.Binding == ElfAbi.StbLocal;
             if (type == ElfAbi.SttSection)
             {
+                if (!local) throw Elf.Error($"symbol #{i} is a section symbol but not local");
                 if (shndx is > 0 and < ElfAbi.ShnLoReserve && _blocks[shndx] is { } sb)
                 {
                     _symbols[i] = Symbol.Defined(null, sb, 0, 0, Linkage.Strong, SymbolScope.Local, false);
@@ -172,8 +183,19 @@ public sealed class ElfObjectUnit
         {
             if (_blocks[i] is not { } b) continue;
             ref readonly var sh = ref Elf.Sections[i];
-            var section = graph.GetOrCreateSection(_blockSectionKey[i]!, _backend.SectionProt(_blockSectionKey[i]!, sh.Flags));
-            if ((sh.Flags & ElfAbi.ShfTls) != 0) section.IsThreadLocal = true;
+            var prot = _backend.SectionProt(_blockSectionKey[i]!, sh.Flags);
+            bool tls = (sh.Flags & ElfAbi.ShfTls) != 0;
+            var section = graph.GetOrCreateSection(_blockSectionKey[i]!, prot);
+            if (section.Blocks.Count == 0) section.IsThreadLocal = tls;
+            else if (section.IsThreadLocal != tls)
+                throw Error(i, $"is thread-local here but not in {section.Blocks[0].SourceFile} (or the other way round)");
+            // Same-named sections merge as a native link merges them, with the permissions of both.
+            if ((section.Prot | prot) != section.Prot)
+            {
+                if (((section.Prot | prot) & (MemProt.Write | MemProt.Exec)) == (MemProt.Write | MemProt.Exec))
+                    throw Error(i, $"is executable in one object and writable in another ({section.Blocks[0].SourceFile})");
+                section.Prot |= prot;
+            }
             b.Section = section;
             section.Blocks.Add(b);
         }
