@@ -99,6 +99,22 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void UnwindInfoDescribingCodeOutsideTheLinkIsRefused()
+    {
+        // Registered FDEs are consulted for every address in the process: one whose range strays beyond
+        // its function would mislead the unwinder about the host's own code.
+        var (dir, elf) = Object(Hello, "-O2");
+        int eh = elf.Offset(elf.Section(".eh_frame"));
+        int cieLength = (int)BinaryPrimitives.ReadUInt32LittleEndian(elf.Bytes.AsSpan(eh));
+        int fde = eh + 4 + cieLength;
+        Assert.NotEqual(0u, BinaryPrimitives.ReadUInt32LittleEndian(elf.Bytes.AsSpan(fde + 4))); // an FDE
+        BinaryPrimitives.WriteUInt32LittleEndian(elf.Bytes.AsSpan(fde + 12), 0x7fff_0000); // pc_range
+        foreach (var oop in new[] { false, true })
+            AssertOneLineError(TestSupport.RunOrcsharp(oop ? ["run", "--oop", Save(dir, elf, "fde.o")] : ["run", Save(dir, elf, "fde.o")]),
+                "fde.o", "section .eh_frame", "which is not code of this link");
+    }
+
+    [Fact]
     public void ControlCharactersInNamesAreEscapedOnTheOneLine()
     {
         var (dir, elf) = Object("int helper_xyz(void);\nint main(void) { return helper_xyz(); }\n");

@@ -57,6 +57,51 @@ public static class EhFrameSection
         return list;
     }
 
+    /// <summary>
+    /// Checks, on the fixed-up bytes of one block placed at <paramref name="address"/>, that every FDE
+    /// describes code of this link, reading pc_begin and pc_range exactly as libgcc will (the CIE's
+    /// pointer encoding, PC-relative to the field where it says so). Registered unwind tables are
+    /// consulted for every address in the process: an FDE whose range strays (a pointer encoding that does
+    /// not match its relocation, an addend or pc_range out of its function) would mislead the unwinder
+    /// about the host's own code.
+    /// </summary>
+    public static void CheckCodeRanges(ReadOnlySpan<byte> block, ulong address, Func<ulong, ulong, bool> isLinkCode, string where)
+    {
+        var records = Parse(block, where);
+        var encodings = new Dictionary<int, byte>();
+        foreach (var rec in records)
+        {
+            if (rec.Kind == EhFrameRecordKind.Cie) encodings[rec.Start] = ParseCie(block[rec.Start..rec.End], where, rec.Start).PointerEncoding;
+            if (rec.Kind != EhFrameRecordKind.Fde) continue;
+            byte enc = encodings[records[rec.Cie].Start];
+            var r = new Cursor(block[rec.Start..rec.End], PcBeginOffset, where, rec.Start);
+            ulong begin = ReadEncoded(ref r, enc, address + (ulong)rec.Start + PcBeginOffset);
+            ulong range = ReadEncoded(ref r, (byte)(enc & 0x0f), 0);
+            if (range == 0) continue;
+            if (begin + range < begin || !isLinkCode(begin, begin + range))
+                throw Malformed(where, rec.Start, $"FDE describes 0x{begin:x}..0x{begin + range:x}, which is not code of this link");
+        }
+    }
+
+    /// <summary>A pointer-encoded value as libgcc reads it: format, then PC-relative if the encoding says
+    /// so (text- and data-relative bases are 0 for registered frames).</summary>
+    static ulong ReadEncoded(ref Cursor r, byte enc, ulong fieldAddress)
+    {
+        int start = r.Position;
+        ulong v = (enc & 0x0f) switch
+        {
+            0x0 or 0x4 or 0xc => r.U(8),
+            0x2 => r.U(2),
+            0xa => (ulong)(long)(short)r.U(2),
+            0x3 => r.U(4),
+            0xb => (ulong)(long)(int)r.U(4),
+            0x1 => r.Uleb(),
+            0x9 => r.SlebValue(),
+            _ => throw Malformed(r.Where, r.At, $"pointer encoding 0x{enc:x2} is not supported"),
+        };
+        return (enc & 0x70) == 0x10 ? v + fieldAddress + (ulong)(start - PcBeginOffset) : v;
+    }
+
     /// <summary>Offset of an FDE's pc_begin field from the record start (after length and CIE pointer).</summary>
     public const int PcBeginOffset = 8;
 
@@ -186,6 +231,27 @@ public static class EhFrameSection
         }
 
         public void Sleb() => Position += LebLength();
+
+        public long SlebValueSigned()
+        {
+            long v = 0;
+            int n = LebLength(), shift = 0;
+            for (int i = 0; i < n; i++, shift += 7) v |= (long)(_data[Position + i] & 0x7f) << Math.Min(63, shift);
+            if (shift < 64 && (_data[Position + n - 1] & 0x40) != 0) v |= -1L << shift;
+            Position += n;
+            return v;
+        }
+
+        public ulong SlebValue() => (ulong)SlebValueSigned();
+
+        public ulong U(int bytes)
+        {
+            if (bytes > _data.Length - Position) throw Malformed(Where, At, "a field runs past the end of the record");
+            ulong v = 0;
+            for (int i = 0; i < bytes; i++) v |= (ulong)_data[Position + i] << (8 * i);
+            Position += bytes;
+            return v;
+        }
     }
 
     /// <summary>The section without the <paramref name="dead"/> records, and a map from old offsets (in
