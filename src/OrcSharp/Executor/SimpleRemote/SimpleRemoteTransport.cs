@@ -55,11 +55,26 @@ public sealed class SimpleRemoteTransport : IDisposable
         if (size < HeaderSize) throw new LinkError($"malformed message: size {size} is smaller than the header");
         if (size > MaxMessageSize) throw new LinkError($"malformed message: size {size} exceeds the {MaxMessageSize >> 20} MiB limit");
         if (opcode > (ulong)SimpleRemoteOpcode.CallWrapper) throw new LinkError($"malformed message: unknown opcode {opcode}");
-        var payload = new byte[size - HeaderSize];
-        if (!ReadExactly(payload, allowEof: false)) throw new LinkError("connection closed inside a message");
+        var payload = ReadPayload((int)(size - HeaderSize));
         Interlocked.Add(ref BytesReceived, (long)size);
         return new SimpleRemoteMessage((SimpleRemoteOpcode)opcode, BinaryPrimitives.ReadUInt64LittleEndian(_header.AsSpan(16)),
             new ExecutorAddr(BinaryPrimitives.ReadUInt64LittleEndian(_header.AsSpan(24))), payload);
+    }
+
+    /// <summary>The payload, in a buffer that grows as its bytes arrive: memory follows what the peer
+    /// sent, not what its header claimed (a 32-byte header asking for 1 GiB then going quiet).</summary>
+    byte[] ReadPayload(int length)
+    {
+        const int FirstChunk = 1 << 20;
+        var payload = new byte[Math.Min(length, FirstChunk)];
+        int got = 0;
+        while (true)
+        {
+            ReadExactly(payload.AsSpan(got), allowEof: false);
+            got = payload.Length;
+            if (got == length) return payload;
+            Array.Resize(ref payload, (int)Math.Min((long)got * 2, length));
+        }
     }
 
     bool ReadExactly(Span<byte> buf, bool allowEof)

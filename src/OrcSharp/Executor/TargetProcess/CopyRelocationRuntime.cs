@@ -38,8 +38,13 @@ public static unsafe class CopyRelocationRuntime
             {
                 string name = r.String();
                 ulong orig = r.U64(), copy = r.U64(), len = r.U64();
+                // In bounds: orig and copy are the library symbol and the link's copy block, both of the
+                // symbol's size (the controller sized the copy from the loader's own symbol table).
                 if (install) Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
-                else Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
+                // Copied back only if the program changed it: library data that is read-only (typeinfo
+                // and vtables in RELRO, const data) cannot be written, and did not change.
+                else if (!new ReadOnlySpan<byte>((void*)copy, checked((int)len)).SequenceEqual(new ReadOnlySpan<byte>((void*)orig, (int)len)))
+                    Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
                 RedirectGotEntries(name, install ? orig : copy, install ? copy : orig);
             }
             return CWrapperFunctionResult.From(new SpsWriter().Error(null).WrittenSpan);
