@@ -148,6 +148,28 @@ public class HostileInputTests
     }
 
     [Fact]
+    public void LinkerScriptsThatNestWithoutEnd()
+    {
+        string dir = TestSupport.NewTempDir();
+        // AS_NEEDED inside AS_NEEDED fifty thousand times (the parser recursed once per level).
+        string deep = Path.Combine(dir, "deep.so");
+        File.WriteAllText(deep, "GROUP ( " + string.Concat(Enumerable.Repeat("AS_NEEDED ( ", 50_000)) + string.Concat(Enumerable.Repeat(") ", 50_001)));
+        AssertOneLineError(TestSupport.RunOrcsharp("run", deep), "deep.so", "nest more than 8 deep");
+        // Scripts that name each other in a chain longer than any real one.
+        for (int i = 0; i < 40; i++) File.WriteAllText(Path.Combine(dir, $"libchain{i}.so"), $"INPUT ( -lchain{i + 1} )\n");
+        var obj = TestSupport.CompileC(dir, "t", Hello);
+        AssertOneLineError(TestSupport.RunOrcsharp("run", "-L", dir, "-l", "chain0", obj), "nest too deeply");
+        // A script that names itself is read once.
+        File.WriteAllText(Path.Combine(dir, "libself.so"), "GROUP ( libself.so )\n");
+        var r = TestSupport.RunOrcsharp("run", "-L", dir, "-l", "self", obj);
+        Assert.True(r.ExitCode == 0, r.StderrText);
+        // A "script" of 2 MB.
+        string big = Path.Combine(dir, "big.so");
+        File.WriteAllText(big, "/* " + new string('x', 2 << 20) + " */ GROUP ( )\n");
+        AssertOneLineError(TestSupport.RunOrcsharp("run", big), "big.so", "larger than 1 MiB");
+    }
+
+    [Fact]
     public void DirectoryIsReportedAsADirectory()
     {
         string dir = TestSupport.NewTempDir();

@@ -101,23 +101,21 @@ public sealed class LibrarySearch
     {
         if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
         if (!seen.Add(path)) return;
-        byte[] head;
-        try
+        // Read like any input (a FIFO or a directory found here is an error, not a wait); a regular file
+        // is mapped, so looking at the head of a large library costs nothing.
+        var file = InputFile.Read(path);
+        if (file.IsStream) throw new LinkError($"{path}: a library must be a regular file");
+        var head = file.Bytes.Span;
+        if (head.StartsWith("!<arch>\n"u8) || head.StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
+        if (head.StartsWith("\u007fELF"u8) && head.Length >= 18)
         {
-            using var f = File.OpenRead(path);
-            head = new byte[Math.Min(f.Length, 65536)];
-            f.ReadExactly(head);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
-        if (head.AsSpan().StartsWith("!<arch>\n"u8) || head.AsSpan().StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
-        if (head.AsSpan().StartsWith("\u007fELF"u8) && head.Length >= 18)
-        {
-            ushort type = BitConverter.ToUInt16(head, 16);
+            ushort type = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(head[16..]);
             into.Add(new(path, type == 3 ? InputKind.SharedLibrary : InputKind.RelocatableObject, asNeeded));
             return;
         }
         if (!LdScript.LooksLikeLdScript(head)) throw new LinkError($"{path}: file format not recognized");
-        var (entries, dirs) = LdScript.Parse(path, File.ReadAllText(path));
+        if (head.Length > LdScript.MaxScriptBytes) throw new LinkError($"{path}: linker script is larger than {LdScript.MaxScriptBytes >> 20} MiB");
+        var (entries, dirs) = LdScript.Parse(path, System.Text.Encoding.UTF8.GetString(head));
         var search = dirs.Count == 0 ? this : new LibrarySearch(dirs, _dirs);
         foreach (var e in entries)
         {
