@@ -80,7 +80,7 @@ static partial class LauncherCheck
     /// <summary>Modification time as (seconds, nanoseconds) packed for comparison, or null if absent.</summary>
     static unsafe Int128? ModifiedAt(string path)
     {
-        byte* buf = stackalloc byte[StatSize];
+        byte* buf = stackalloc byte[StatSize]; // in bounds: struct stat is 144 bytes (x86-64), 128 (AArch64)
         if (stat(path, buf) != 0) return null;
         return ((Int128)(*(long*)(buf + StatMtimeOffset)) << 32) | (uint)*(long*)(buf + StatMtimeOffset + 8);
     }

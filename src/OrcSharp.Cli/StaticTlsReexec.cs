@@ -39,6 +39,7 @@ static unsafe partial class StaticTlsReexec
         Console.Error.Flush();
         var argvPtrs = NativeStrings.ToArray(argv);
         var envPtrs = NativeStrings.ToArray(env);
+        // Null-terminated arrays (NativeStrings.ToArray adds the terminator): execve reads up to it.
         fixed (nint* a = argvPtrs) fixed (nint* e = envPtrs) execve("/proc/self/exe", a, e);
         // Only reached if exec failed: the caller reports the original error.
         NativeStrings.Free(argvPtrs);

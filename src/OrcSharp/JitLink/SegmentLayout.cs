@@ -48,8 +48,9 @@ public sealed class SegmentLayout
                 }
             layout.Requests.Add(new SegmentRequest(group.Key, offset, contentEnd, align));
             image += offset;
-            if (offset > LinkLimits.MaxImageBytes || image > LinkLimits.MaxImageBytes)
-                throw new LinkError($"{graph.Name}: the link needs more than {LinkLimits.Describe(LinkLimits.MaxImageBytes)} of memory");
+            // Below the limit, every offset fits the int that spans over working memory take.
+            if (image >= LinkLimits.MaxImageBytes)
+                throw new LinkError($"{graph.Name}: the link needs {LinkLimits.Describe(LinkLimits.MaxImageBytes)} of memory or more");
         }
         return layout;
     }

@@ -40,6 +40,7 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
     /// the extra environment variables given.</summary>
     public static ExecutorProcess Start(string executable, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
+        // In bounds: pipe() writes two descriptors into each pair.
         int* toChild = stackalloc int[2];
         int* fromChild = stackalloc int[2];
         if (pipe2(toChild, OCloexec) != 0 || pipe2(fromChild, OCloexec) != 0)

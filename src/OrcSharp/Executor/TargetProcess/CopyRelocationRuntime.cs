@@ -128,6 +128,8 @@ public static unsafe class CopyRelocationRuntime
             uint nameOff = *(uint*)(symtab + symIndex * 24UL);
             var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + nameOff));
             if (!symName.SequenceEqual(req.Name)) continue;
+            // In bounds: the slot is where the library's own dynamic relocation (read from the loader's
+            // mapping of it) says its GOT entry for this name is; it is written only if it holds `From`.
             var slot = (ulong*)(baseAddr + r[0]);
             bool addend = type == Abs64 || AddendInGlobDat;
             if (*slot != req.From + (addend ? (ulong)(long)r[2] : 0UL)) continue;

@@ -52,7 +52,7 @@ public sealed class ExecutorMemory
         // Populated in one call: fixups touch every page next, and one fault per page costs more.
         nint p = LibC.mmap((nint)addr.Value, (nuint)size, LibC.ProtRead | LibC.ProtWrite, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapFixed | LibC.MapPopulate, -1, 0);
         if (p == LibC.MapFailed) throw new LinkError($"executor: cannot commit memory at {addr}: {LibC.ErrnoText()}");
-        return new Span<byte>((void*)p, checked((int)size));
+        return new Span<byte>((void*)p, checked((int)size)); // in bounds: exactly the pages just mapped
     }
 
     /// <summary>Returns a range to inaccessible, unbacked reserved space.</summary>
@@ -74,7 +74,7 @@ public sealed class ExecutorMemory
             if (!seg.Content.IsEmpty)
             {
                 if ((ulong)seg.Content.Length > seg.Size) throw new LinkError($"executor: segment at {seg.Address} has more content than size");
-                var dst = Commit(seg.Address, pages);
+                var dst = Commit(seg.Address, pages); // in bounds: pages >= Size >= Content.Length (checked above)
                 seg.Content.Span.CopyTo(dst);
             }
             if (seg.Lifetime == MemLifetime.Standard) standard.Add((seg.Address, pages));

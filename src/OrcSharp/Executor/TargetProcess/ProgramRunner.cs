@@ -13,6 +13,7 @@ public static unsafe class ProgramRunner
     public static int Run(ProgramStart start, Func<string, nint> libcSymbol)
     {
         int argc = start.Arguments.Count;
+        // In bounds: argc + 1 slots, of which argv[0..argc) are written and argv[argc] stays null.
         var argv = (nint*)NativeMemory.AllocZeroed((nuint)(argc + 1), (nuint)sizeof(nint));
         for (int i = 0; i < argc; i++) argv[i] = Marshal.StringToCoTaskMemUTF8(start.Arguments[i]);
         nint environPtr = libcSymbol("environ");
@@ -20,6 +21,7 @@ public static unsafe class ProgramRunner
 
         if (start.Finalizers.Count > 0)
         {
+            // In bounds: Count + 1 slots, the count then each finalizer (RunFinalizers reads the same).
             var fini = (ulong*)NativeMemory.Alloc((nuint)(start.Finalizers.Count + 1), sizeof(ulong));
             fini[0] = (ulong)start.Finalizers.Count;
             for (int i = 0; i < start.Finalizers.Count; i++) fini[i + 1] = start.Finalizers[i].Value;

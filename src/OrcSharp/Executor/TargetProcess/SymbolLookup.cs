@@ -50,6 +50,7 @@ public static unsafe class SymbolLookup
         {
             DlInfo info;
             ObjectFile.Elf.Elf64Symbol* sym = null;
+            // dladdr1 fills the four-pointer Dl_info and points sym at the loader's own symbol entry.
             if (dladdr1((nint)addresses[i].Value, &info, &sym, 1 /* RTLD_DL_SYMENT */) == 0 || sym == null) continue;
             if ((ulong)info.SAddr != addresses[i].Value) continue;
             byte type = sym->Type;

@@ -31,6 +31,7 @@ public static unsafe class TlsModuleRuntime
         var held = new List<int>();
         try
         {
+            // In bounds: each write takes the rest of `file` from offset `done` < file.Length.
             fixed (byte* p = file)
             {
                 nint done = 0;
@@ -85,6 +86,8 @@ public static unsafe class TlsModuleRuntime
             LibC.dlclose(handle);
             throw new LinkError("executor: the dynamic loader did not describe the thread-local storage module");
         }
+        // In bounds: the slot lies inside the module's one load segment (TlsModuleImage places the TLS
+        // image after it), which the loader mapped at l_addr.
         long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
         return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
     }
