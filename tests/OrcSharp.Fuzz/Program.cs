@@ -190,7 +190,9 @@ public sealed class Worker
     public bool Killed { get; private set; }
     readonly List<string> _lines = new();
 
+    /// <summary>The input running now; -1 before the first, <see cref="Finished"/> after the last.</summary>
     public long CurrentIndex() => Progress.ReadInt64(0);
+    public const long Finished = -2;
 
     public void Kill()
     {
@@ -310,6 +312,8 @@ public sealed class Worker
         if (!quiet)
             foreach (var (reason, n) in reasons.OrderByDescending(r => r.Value).Take(40)) Console.WriteLine($"  refused {n,7}: {reason}");
         Console.WriteLine($"DONE {(deadlineReached ? "deadline" : "end")} {i}");
+        Console.Out.Flush();
+        progress.Write(0, Finished); // no input is running: a slow exit is not a hang
         return 0;
     }
 }
