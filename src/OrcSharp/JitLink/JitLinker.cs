@@ -7,8 +7,9 @@ namespace OrcSharp.JitLink;
 /// <summary>A pass that platforms and plugins add to the link pipeline.</summary>
 public interface ILinkPlugin
 {
-    /// <summary>Before the GOT/stub pass and layout: add or reorder blocks, define symbols. Externals are
-    /// not resolved yet.</summary>
+    /// <summary>Before dead-stripping, the GOT/stub pass and layout: add or reorder blocks, define symbols,
+    /// mark blocks nothing refers to that must stay (<see cref="Block.KeepAlive"/>). Externals are not
+    /// resolved yet.</summary>
     void PrePrune(LinkGraph graph) { }
     /// <summary>After addresses are assigned, before fixups. Returns true if it changed the graph (added
     /// blocks), in which case the allocation is abandoned and layout runs again.</summary>
@@ -34,8 +35,8 @@ public sealed class LinkStats
 }
 
 /// <summary>
-/// The generic link algorithm, in named phases (LLVM's linkPhase1..4): graph passes (pre-prune),
-/// external resolution, the GOT/stub passes (post-prune), layout into segments by protection
+/// The generic link algorithm, in named phases (LLVM's linkPhase1..4): graph passes and dead-stripping
+/// (pre-prune), external resolution, the GOT/stub passes (post-prune), layout into segments by protection
 /// and lifetime with allocation (post-allocation passes may add veneers and lay out again), fixups in
 /// working memory (in parallel per block), post-fixup passes, and finalization in one executor call.
 /// Nothing runs and nothing stays allocated if any step fails.
@@ -43,9 +44,10 @@ public sealed class LinkStats
 public static class JitLinker
 {
     public static FinalizedAlloc Link(LinkGraph graph, ILinkBackend backend, IJitLinkMemoryManager memory,
-        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null, ITlsModuleHost? tls = null)
+        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null, ITlsModuleHost? tls = null,
+        LinkOptions? options = null)
     {
-        var passes = LinkPasses.For(backend, plugins);
+        var passes = LinkPasses.For(backend, plugins, options ?? LinkOptions.Default);
         var clock = new PhaseClock(stats);
 
         LinkPasses.Run(passes.PrePrune, graph);

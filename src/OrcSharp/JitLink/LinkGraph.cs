@@ -69,6 +69,8 @@ public sealed class Block
     public ulong Alignment { get; set; }
     public bool IsZeroFill { get; set; }
     public ExecutorAddr Address { get; set; }
+    /// <summary>Kept by dead-stripping even when nothing refers to it (an initializer array, a terminator).</summary>
+    public bool KeepAlive { get; set; }
     public List<Edge> Edges { get; }
     /// <summary>Where this block came from, for error messages: "file.o" and the ELF section name.</summary>
     public string SourceFile { get; }

@@ -24,11 +24,12 @@ public sealed class LinkPasses
     public BackendPassResult BackendResult { get; private set; }
 
     /// <summary>The passes a link gets from its backend, its plugins (in order) and its options.</summary>
-    public static LinkPasses For(ILinkBackend backend, IReadOnlyList<ILinkPlugin> plugins)
+    public static LinkPasses For(ILinkBackend backend, IReadOnlyList<ILinkPlugin> plugins, LinkOptions options)
     {
         var p = new LinkPasses();
         foreach (var plugin in plugins) p.PrePrune.Add(plugin.PrePrune);
-        p.PostPrune.Add(g => p.BackendResult = backend.BuildGotAndStubs(g));
+        if (options.DeadStrip) p.PrePrune.Add(DeadStripping.Run);
+        p.PostPrune.Add(g => p.BackendResult = backend.BuildGotAndStubs(g, options));
         p.PostAllocation.Add(backend.AddRangeExtensions);
         foreach (var plugin in plugins)
         {

@@ -1,6 +1,7 @@
 using OrcSharp.Executor;
 using OrcSharp.JitLink;
 using OrcSharp.JitLink.X86_64;
+using OrcSharp.Memory;
 using OrcSharp.Platform;
 using OrcSharp.Shared;
 
@@ -18,12 +19,19 @@ public sealed class ExecutionSession : IDisposable
             : executor.TargetTriple.StartsWith("aarch64", StringComparison.Ordinal) ? JitLink.AArch64.AArch64Backend.Instance
             : throw new LinkError($"no JIT-link backend for target {executor.TargetTriple}");
         Platform = new ElfLinuxPlatform(executor, Backend);
+        MemoryManager = executor.MemoryManager;
     }
 
     /// <summary>The platform whose passes every link gets (init/fini, copy relocations, eh-frame ...).</summary>
     public ElfLinuxPlatform Platform { get; }
 
     public IExecutorControl Executor { get; }
+    /// <summary>Where links get their memory: the executor's memory manager unless replaced (before the
+    /// first link), e.g. by one that only assigns addresses for a link that will not run.</summary>
+    public IJitLinkMemoryManager MemoryManager { get; set; }
+    /// <summary>How every link treats unreferenced blocks and absolute targets (OrcSharp's defaults, or
+    /// LLVM JITLink's).</summary>
+    public LinkOptions LinkOptions { get; set; } = LinkOptions.Default;
     public ILinkBackend Backend { get; }
     /// <summary>Extra passes added to every link (platform support, instrumentation).</summary>
     public List<ILinkPlugin> Plugins { get; } = new();
@@ -59,7 +67,7 @@ public sealed class ExecutionSession : IDisposable
         // Newest first, each as dlclose tears down one shared object.
         for (int i = units.Count - 1; i >= 0; i--)
             if (units[i].Initialized) Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
-        Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
+        MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
         jd.Clear();
     }
 
@@ -74,7 +82,7 @@ public sealed class ExecutionSession : IDisposable
         var jd = unit.Owner;
         if (!_dylibs.Contains(jd) || !jd.Units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{jd.Name}' in this session");
         if (unit.Initialized) Executor.RunDeinitializers(unit.DsoHandle, unit.Finalizers);
-        Executor.MemoryManager.Deallocate([unit.Allocation]);
+        MemoryManager.Deallocate([unit.Allocation]);
         jd.Forget(unit);
     }
 

@@ -111,7 +111,7 @@ public sealed class JITDylib
         var initFini = new InitFiniCollector();
         var plugins = _session.Platform.PluginsForLink(initFini);
         plugins.AddRange(_session.Plugins);
-        var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor);
+        var alloc = JitLinker.Link(builder.Graph, backend, _session.MemoryManager, ResolveExternals, plugins, stats, _session.Executor, _session.LinkOptions);
 
         var names = new Dictionary<string, (ExecutorAddr, SymbolScope)>(StringComparer.Ordinal);
         var threadLocals = new Dictionary<string, long>(StringComparer.Ordinal);

@@ -19,9 +19,12 @@ sealed class X86_64GotStubBuilder
     readonly Dictionary<Symbol, Symbol> _stubs = new(ReferenceEqualityComparer.Instance);
     Section? _stubSection;
 
-    public X86_64GotStubBuilder(LinkGraph graph)
+    readonly LinkOptions _options;
+
+    public X86_64GotStubBuilder(LinkGraph graph, LinkOptions options)
     {
         _graph = graph;
+        _options = options;
         _got = new GlobalOffsetTable(graph, (ushort)X86Edge.Pointer64);
     }
 
@@ -52,7 +55,7 @@ sealed class X86_64GotStubBuilder
                 switch ((X86Edge)e.Kind)
                 {
                     case X86Edge.BranchPCRel32:
-                        if (e.Target.Kind == SymbolKind.External)
+                        if (_options.BranchNeedsStub(e.Target))
                         {
                             bool isCanonical = canonical.Contains(e.Target);
                             e.Target = Stub(e.Target);
