@@ -37,12 +37,16 @@ sealed class X86_64GotStubBuilder
             foreach (ref readonly var e in CollectionsMarshal.AsSpan(block.Edges))
             {
                 var k = (X86Edge)e.Kind;
-                if (k is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16 or X86Edge.Pointer8 &&
-                    e.Target.Kind != SymbolKind.Absolute)
+                if (k is not (X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16 or X86Edge.Pointer8)) continue;
+                if (e.Target.Kind == SymbolKind.Defined) low32 = true;
+                // An external whose address fits the field as it is (an absolute definition) is used
+                // directly; one that does not gets a canonical stub in low memory when the field is 32
+                // bits wide. A weak reference that resolved to nothing stays 0, as in a native link.
+                else if (e.Target.Kind == SymbolKind.External && e.Target.Offset != 0 && k is (X86Edge.Pointer32 or X86Edge.Pointer32Signed) &&
+                         X86_64Backend.Instance.IsOutOfRange(block, e))
                 {
                     low32 = true;
-                    // A weak reference that resolved to nothing stays 0, as in a native link.
-                    if (e.Target.Kind == SymbolKind.External && e.Target.Offset != 0) canonical.Add(e.Target);
+                    canonical.Add(e.Target);
                 }
             }
 
