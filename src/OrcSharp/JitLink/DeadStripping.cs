@@ -41,6 +41,7 @@ public static class DeadStripping
         foreach (var section in graph.Sections) section.Blocks.RemoveAll(b => !IsKept(b));
         frames.PruneRecords();
         graph.DefinedSymbols.RemoveAll(s => s.Kind == SymbolKind.Defined && !IsKept(s.Block!));
+        graph.LocalSymbols.RemoveAll(s => !IsKept(s.Block!));
         var referenced = new HashSet<Symbol>(ReferenceEqualityComparer.Instance);
         foreach (var b in graph.Blocks)
             foreach (ref readonly var e in CollectionsMarshal.AsSpan(b.Edges))

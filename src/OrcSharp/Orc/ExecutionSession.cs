@@ -1,7 +1,6 @@
 using OrcSharp.Executor;
 using OrcSharp.JitLink;
 using OrcSharp.JitLink.X86_64;
-using OrcSharp.Memory;
 using OrcSharp.Platform;
 using OrcSharp.Shared;
 
@@ -19,16 +18,12 @@ public sealed class ExecutionSession : IDisposable
             : executor.TargetTriple.StartsWith("aarch64", StringComparison.Ordinal) ? JitLink.AArch64.AArch64Backend.Instance
             : throw new LinkError($"no JIT-link backend for target {executor.TargetTriple}");
         Platform = new ElfLinuxPlatform(executor, Backend);
-        MemoryManager = executor.MemoryManager;
     }
 
     /// <summary>The platform whose passes every link gets (init/fini, copy relocations, eh-frame ...).</summary>
     public ElfLinuxPlatform Platform { get; }
 
     public IExecutorControl Executor { get; }
-    /// <summary>Where links get their memory: the executor's memory manager unless replaced (before the
-    /// first link), e.g. by one that only assigns addresses for a link that will not run.</summary>
-    public IJitLinkMemoryManager MemoryManager { get; set; }
     /// <summary>How every link treats unreferenced blocks and absolute targets (OrcSharp's defaults, or
     /// LLVM JITLink's).</summary>
     public LinkOptions LinkOptions { get; set; } = LinkOptions.Default;
@@ -67,7 +62,7 @@ public sealed class ExecutionSession : IDisposable
         // Newest first, each as dlclose tears down one shared object.
         for (int i = units.Count - 1; i >= 0; i--)
             if (units[i].Initialized) Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
-        MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
+        Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
         jd.Clear();
     }
 
@@ -82,7 +77,7 @@ public sealed class ExecutionSession : IDisposable
         var jd = unit.Owner;
         if (!_dylibs.Contains(jd) || !jd.Units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{jd.Name}' in this session");
         if (unit.Initialized) Executor.RunDeinitializers(unit.DsoHandle, unit.Finalizers);
-        MemoryManager.Deallocate([unit.Allocation]);
+        Executor.MemoryManager.Deallocate([unit.Allocation]);
         jd.Forget(unit);
     }
 

@@ -154,6 +154,8 @@ public sealed class ElfObjectUnit
             b.Section = section;
             section.Blocks.Add(b);
         }
+        foreach (var s in _symbols)
+            if (s is { Scope: SymbolScope.Local, Kind: SymbolKind.Defined, Name.Length: > 0 } && s.Block!.Section is not null) graph.LocalSymbols.Add(s);
 
         var syms = Elf.Symbols;
         for (int i = Elf.FirstGlobalSymbol; i < syms.Length; i++)
