@@ -47,7 +47,8 @@ public static class JitLinker
         ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null, ITlsModuleHost? tls = null,
         LinkOptions? options = null)
     {
-        var passes = LinkPasses.For(backend, plugins, options ?? LinkOptions.Default);
+        options ??= LinkOptions.Default;
+        var passes = LinkPasses.For(backend, plugins, options);
         var clock = new PhaseClock(stats);
 
         LinkPasses.Run(passes.PrePrune, graph);
@@ -61,7 +62,7 @@ public static class JitLinker
         if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
         clock.Lap((s, ms) => s.PassesMs += ms);
 
-        var (layout, alloc) = Allocate(graph, memory, passes);
+        var (layout, alloc) = Allocate(graph, memory, passes, options);
         TlsModule? tlsModule = null;
         bool tlsOwnedByAllocation = false;
         try
@@ -107,12 +108,12 @@ public static class JitLinker
 
     /// <summary>Layout, allocation and address assignment, then the post-allocation passes; when they add
     /// blocks (veneers) the allocation is abandoned and everything is laid out again.</summary>
-    static (SegmentLayout, InFlightAlloc) Allocate(LinkGraph graph, IJitLinkMemoryManager memory, LinkPasses passes)
+    static (SegmentLayout, InFlightAlloc) Allocate(LinkGraph graph, IJitLinkMemoryManager memory, LinkPasses passes, LinkOptions options)
     {
         var placement = passes.BackendResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
         for (int attempt = 0; ; attempt++)
         {
-            var layout = SegmentLayout.Compute(graph);
+            var layout = SegmentLayout.Compute(graph, options.ProtectionOrderedSegments);
             var alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
             bool changed;
             try

@@ -14,6 +14,10 @@ public sealed record LinkOptions
     /// reach), as branches to symbols defined outside the link do: an absolute target may be anywhere.</summary>
     public bool StubsForAbsoluteTargets { get; init; }
 
+    /// <summary>Segments in LLVM JITLink's order, by protection value (read-only, read-write, then
+    /// executable), instead of code first.</summary>
+    public bool ProtectionOrderedSegments { get; init; }
+
     public static LinkOptions Default { get; } = new();
 
     /// <summary>Whether a branch to <paramref name="target"/> goes through a stub: the target is outside
@@ -22,5 +26,5 @@ public sealed record LinkOptions
         target.Kind == SymbolKind.External || (StubsForAbsoluteTargets && target.Kind == SymbolKind.Absolute);
 
     /// <summary>LLVM JITLink's behaviour.</summary>
-    public static LinkOptions LlvmJitLink { get; } = new() { DeadStrip = true, StubsForAbsoluteTargets = true };
+    public static LinkOptions LlvmJitLink { get; } = new() { DeadStrip = true, StubsForAbsoluteTargets = true, ProtectionOrderedSegments = true };
 }
