@@ -57,6 +57,8 @@ public static class Program
           --entry SYM    entry point (default main)
           --noexec       link everything, run nothing
           --stats        phase timings and counters as JSON on stderr
+          --show-addrs   the final address of every symbol, section, GOT entry and stub, on stderr
+          --show-graph   every section, block, symbol and edge of the link after fixups, on stderr
           --oop          run in a child executor process (linking stays here)
           --connect H:P  run in the executor listening at H:P
           --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
@@ -84,6 +86,7 @@ public static class Program
           -show-times             print phase times on stderr
           -oop-executor[=PATH]    run in a child executor (orcsharp executor --stdio)
           -oop-executor-connect=HOST:PORT  run in the executor listening there
+          -sectcreate SECT,FILE[@SYM=OFF,...]  a read-only section holding FILE, with symbols
           -args ARG...            the program's arguments (argv[0] is the first)
 
         """;

@@ -39,6 +39,11 @@ public static class JitlinkCommand
         jd.PhonyExternals = o.PhonyExternals;
         var loader = new InputLoader(jd, o.LibraryDirs);
         foreach (var lib in o.Preload) jd.AddSharedLibrary(Path.GetFullPath(lib));
+        foreach (var spec in o.SectCreates)
+        {
+            var (name, obj) = SectCreate.Build(spec, arch);
+            jd.AddObject(name, obj);
+        }
         loader.AddFiles(o.Inputs);
         foreach (var lib in o.Libraries) loader.AddLibrary(lib);
         // llvm-jitlink resolves what the inputs leave undefined in its own process; the C library is

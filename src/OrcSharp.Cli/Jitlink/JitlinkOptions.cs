@@ -15,6 +15,8 @@ public sealed class JitlinkOptions
     public List<string> Libraries { get; } = new();
     public List<string> LibraryDirs { get; } = new();
     public List<string> Preload { get; } = new();
+    /// <summary>-sectcreate SECTION,FILE[@SYM=OFFSET,...] specifications.</summary>
+    public List<string> SectCreates { get; } = new();
     public List<string> CheckFiles { get; } = new();
     public string CheckName { get; private set; } = "jitlink-check";
     public string? Entry { get; private set; }
@@ -47,7 +49,7 @@ public sealed class JitlinkOptions
     /// <summary>Options of llvm-jitlink 19 that OrcSharp does not implement.</summary>
     static readonly HashSet<string> NotImplemented = new(StringComparer.Ordinal)
     {
-        "hidden-l", "load_hidden", "jd", "alias", "sectcreate", "harness", "show-init-es", "show-entry-es",
+        "hidden-l", "load_hidden", "jd", "alias", "harness", "show-init-es", "show-entry-es",
         "show-relocated-section-contents", "orc-runtime", "add-self-relocations", "use-shared-memory",
         "perf-support", "vtune-support",
     };
@@ -86,6 +88,7 @@ public sealed class JitlinkOptions
                 case "check-name": o.CheckName = Value(); break;
                 case "entry": o.Entry = Value(); break;
                 case "preload": o.Preload.Add(Value()); break;
+                case "sectcreate": o.SectCreates.Add(Value()); break;
                 case "no-process-syms": o.NoProcessSymbols = Flag(); break;
                 case "phony-externals": o.PhonyExternals = Flag(); break;
                 case "abs": o.Absolutes.Add(ParseAbsolute(Value())); break;
