@@ -44,7 +44,7 @@ far_label:
 
 # R_AARCH64_ADR_PREL_LO21 and R_AARCH64_LD_PREL_LO19.
 # jitlink-check: decode_operand(adr21, 1) = data_word - adr21
-# jitlink-check: decode_operand(ldr19, 1) = (data_word - ldr19)[20:2]
+# jitlink-check: decode_operand(ldr19, 1)[18:0] = (data_word - ldr19)[20:2]
         .globl  adr21, ldr19
 adr21:
         adr     x0, data_word

@@ -17,7 +17,7 @@ call_ext:
         bl      ext_func
 
 # R_AARCH64_ADR_GOT_PAGE and R_AARCH64_LD64_GOT_LO12_NC.
-# jitlink-check: decode_operand(got_page, 1) = (got_addr(got_stubs_tls.o, ext_data)[32:12] - got_page[32:12])[20:0]
+# jitlink-check: decode_operand(got_page, 1)[20:0] = (got_addr(got_stubs_tls.o, ext_data)[32:12] - got_page[32:12])[20:0]
 # jitlink-check: decode_operand(got_lo12, 2) = got_addr(got_stubs_tls.o, ext_data)[11:3]
 # jitlink-check: *{8}(got_addr(got_stubs_tls.o, ext_data)) = ext_data
         .globl  got_page, got_lo12
