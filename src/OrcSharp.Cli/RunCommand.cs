@@ -5,6 +5,7 @@ using OrcSharp.Executor.SimpleRemote;
 using OrcSharp.JitLink;
 using OrcSharp.Orc;
 using OrcSharp.Shared;
+using OrcSharp.Sources;
 
 namespace OrcSharp.Cli;
 
@@ -18,16 +19,15 @@ public static class RunCommand
         // Another architecture runs in a cross executor, which is always a separate process.
         string? cross = o.Target is { } t && t != HostArchitecture.Name ? t : null;
         if (cross is not null) o.OutOfProcess = true;
-        var objects = new List<string>();
-        bool cxx = false;
-        foreach (var input in o.Inputs)
+        var objects = new List<string>(o.Inputs);
+        var sources = Enumerable.Range(0, o.Inputs.Count).Where(i => SourceCompiler.IsSource(o.Inputs[i])).ToList();
+        bool cxx = sources.Any(i => SourceCompiler.IsCxx(o.Inputs[i]));
+        if (sources.Count > 0)
         {
-            if (SourceCompiler.IsSource(input))
-            {
-                cxx |= SourceCompiler.IsCxx(input);
-                objects.Add(SourceCompiler.Compile(input, cross is null ? null : CrossExecutor.ToolPrefix(cross)));
-            }
-            else objects.Add(input);
+            var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
+                CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal());
+            CompileProgress.Clear();
+            for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
         }
         double compileMs = total.Elapsed.TotalMilliseconds;
 
