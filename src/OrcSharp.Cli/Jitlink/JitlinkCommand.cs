@@ -26,6 +26,7 @@ public static class JitlinkCommand
 
     public static int Execute(JitlinkOptions o)
     {
+        LauncherCheck.EnsureFresh(); // nothing is printed or run by a binary older than its sources
         foreach (var w in o.Warnings) Console.Error.WriteLine(w);
         var arch = TargetOf(o.Inputs);
         using var executor = CreateExecutor(o, arch);
@@ -46,14 +47,14 @@ public static class JitlinkCommand
         }
         loader.AddFiles(o.Inputs);
         foreach (var lib in o.Libraries) loader.AddLibrary(lib);
-        // llvm-jitlink resolves what the inputs leave undefined in its own process; the C library is
-        // what a program needs of it. A link for another architecture that does not run has no process.
-        if (!o.NoProcessSymbols && !(o.NoExec && arch != HostArch)) loader.AddLibrary("c");
+        // llvm-jitlink resolves what the inputs leave undefined in its own process (the C and C++
+        // runtimes among its libraries): here, the libraries a compiler driver adds. A link for another
+        // architecture that does not run has no process.
+        if (!o.NoProcessSymbols && !(o.NoExec && arch != HostArch)) loader.AddDefaultLibraries(jd.PendingObjectsLookLikeCxx());
 
         var unit = jd.Link();
         string entryName = o.Entry ?? "main";
         var entry = jd.Lookup(entryName);
-        LauncherCheck.EnsureFresh();
         if (o.ShowGraphs is { } pattern)
             foreach (var link in recorder.Snapshots)
                 if (pattern.Length == 0 || System.Text.RegularExpressions.Regex.IsMatch(link.Graph.Name, pattern))

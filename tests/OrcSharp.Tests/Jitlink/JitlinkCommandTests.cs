@@ -89,4 +89,26 @@ public class JitlinkCommandTests
         Assert.Matches(@"edge 0x[0-9a-f]{16} \(\+0x[0-9a-f]+\) BranchToStubBypassable -> printf", r.StderrText);
         Assert.Contains("Registered addresses:", r.StderrText);
     }
+
+    [Fact]
+    public void DeadStripping_CutsTheFramesOfStrippedCode_ExceptionsStillWork()
+    {
+        const string source = """
+            #include <cstdio>
+            #include <stdexcept>
+            __attribute__((used)) static int unused_thrower(int x) { if (x) throw std::runtime_error("unused"); return x; }
+            __attribute__((noinline)) static int used_thrower(int x) { if (x > 1) throw std::runtime_error("used"); return x; }
+            int main(int argc, char **argv) {
+                try { used_thrower(argc); } catch (const std::exception &e) { std::printf("caught %s\n", e.what()); return 7; }
+                return 3;
+            }
+            """;
+        string obj = TestSupport.CompileCxx(TestSupport.NewTempDir(), "eh", source, "-O1 -ffunction-sections");
+        var r = TestSupport.RunOrcsharp("jitlink", obj, "-args", "a", "b");
+        Assert.Equal(7, r.ExitCode);
+        Assert.Equal("caught used\n", r.StdoutText);
+        var addrs = TestSupport.RunOrcsharp("jitlink", "-noexec", "-show-addrs", obj).StdoutText;
+        Assert.Contains("used_thrower", addrs);
+        Assert.DoesNotContain("unused_thrower", addrs);
+    }
 }
