@@ -53,6 +53,8 @@ public static class RunCommand
     static int LinkAndRun(RunOptions o, IExecutorControl executor, bool cxx, List<string> objects, Stopwatch total, double compileMs)
     {
         using var session = new ExecutionSession(executor);
+        var recorder = new LinkSnapshot.Recorder();
+        if (o.ShowGraph || o.ShowAddrs) session.Plugins.Add(recorder);
         var jd = session.CreateJITDylib("main");
         var loader = new InputLoader(jd, o.LibraryDirs);
         var sw = Stopwatch.StartNew();
@@ -68,6 +70,9 @@ public static class RunCommand
         // figures then include the run call (connect to exit).
         bool remote = executor is SimpleRemoteEPC;
         LauncherCheck.EnsureFresh(); // nothing is printed or run by a binary older than its sources
+        // The program's stdout is its own: what the link looks like goes to stderr.
+        foreach (var link in o.ShowGraph ? recorder.Snapshots : []) LinkPrinter.WriteGraph(Console.Error, link, session.Backend);
+        if (o.ShowAddrs) LinkPrinter.WriteAddresses(Console.Error, recorder.Snapshots, []);
         if (o.Stats && (!remote || o.NoExec)) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;
 
