@@ -25,28 +25,17 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
     public uint PageSize { get; }
     public int LiveAllocations { get { lock (_lock) return _live.Count; } }
 
-    ulong PageAlign(ulong v) => (v + PageSize - 1) & ~((ulong)PageSize - 1);
+    ulong PageAlign(ulong v) => SegmentPlacement.PageAlign(v, PageSize);
 
     /// <summary>Adds address space the executor reserved on its own (announced at setup).</summary>
     public void AddReservedSlab(Placement placement, ExecutorAddr address, ulong size)
     {
-        lock (_lock) _ranges[(int)placement].AddSlab(address, size);
+        lock (_lock) _ranges[(int)placement].AddSlab(address, size, forRunnableCode: true);
     }
 
     public InFlightAlloc Allocate(AllocRequest request)
     {
-        var offsets = new ulong[request.Segments.Count];
-        ulong total = 0, align = PageSize;
-        for (int i = 0; i < offsets.Length; i++)
-        {
-            var seg = request.Segments[i];
-            ulong a = Math.Max(PageSize, seg.Alignment);
-            align = Math.Max(align, a);
-            total = (total + a - 1) & ~(a - 1);
-            offsets[i] = total;
-            total += PageAlign(seg.Size);
-        }
-        total = Math.Max(total, PageSize);
+        var (offsets, total, align) = SegmentPlacement.Lay(request.Segments, PageSize);
         var ranges = _ranges[(int)request.Placement];
         ExecutorAddr baseAddr;
         // A slab may be split where it crosses a 4 GiB boundary (AddressRangeAllocator.AddSlab); a large
@@ -55,7 +44,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         {
             if (attempt == 2) throw new LinkError($"cannot allocate {total} bytes of executor memory");
             ulong slab = Math.Max(_slabSize, PageAlign(total + align));
-            ranges.AddSlab(_access.Reserve(slab, request.Placement), slab);
+            ranges.AddSlab(_access.Reserve(slab, request.Placement), slab, forRunnableCode: true);
         }
         return new SlabInFlightAlloc(this, request, baseAddr, total, offsets);
     }

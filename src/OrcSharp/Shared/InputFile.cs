@@ -52,22 +52,16 @@ public sealed partial class InputFile
         bool handedOver = false;
         try
         {
-            var st = Stat(fd, path);
-            switch (st.Mode & FileTypeMask)
-            {
-                case TypeDirectory: throw new LinkError($"{path}: cannot read: is a directory");
-                case TypeRegular:
-                    handedOver = true;
-                    return ReadRegular(path, new SafeFileHandle(fd, ownsHandle: true), st);
-                default:
-                    handedOver = true;
-                    return ReadStream(path, fd, ownsDescriptor: true, isFifo: (st.Mode & FileTypeMask) == TypeFifo);
-            }
+            if (FileStatus.Get(fd) is not { } st) throw new LinkError($"{path}: cannot read: {Marshal.GetLastPInvokeErrorMessage()}");
+            if (st.IsDirectory) throw new LinkError($"{path}: cannot read: is a directory");
+            handedOver = true;
+            return st.IsRegular ? ReadRegular(path, new SafeFileHandle(fd, ownsHandle: true), st)
+                : ReadStream(path, fd, ownsDescriptor: true, isFifo: st.IsFifo);
         }
         finally { if (!handedOver) Close(fd); }
     }
 
-    static InputFile ReadRegular(string path, SafeFileHandle handle, StatResult st)
+    static InputFile ReadRegular(string path, SafeFileHandle handle, FileStatus st)
     {
         using (handle)
         {
@@ -75,7 +69,7 @@ public sealed partial class InputFile
             {
                 long length = RandomAccess.GetLength(handle);
                 if (length > LinkLimits.MaxInputBytes) throw new LinkError($"{path}: cannot read: larger than 2 GiB");
-                var identity = (st.Device, st.Inode, length, st.ModifiedNs);
+                var identity = (st.Device, st.Inode, length, (long)st.ModifiedNs);
                 // Mapping costs a few system calls and a view object; small files are cheaper to read.
                 if (length < MapThreshold)
                 {
@@ -162,25 +156,6 @@ public sealed partial class InputFile
 
     const int OpenReadOnly = 0, OpenNonBlocking = 0x800, OpenCloseOnExec = 0x80000;
     const int EINTR = 4, EAGAIN = 11;
-    const ushort FileTypeMask = 0xf000, TypeRegular = 0x8000, TypeDirectory = 0x4000, TypeFifo = 0x1000;
-
-    readonly record struct StatResult(ushort Mode, ulong Device, ulong Inode, long ModifiedNs);
-
-    /// <summary>statx on the open descriptor (AT_EMPTY_PATH): one layout on every architecture.</summary>
-    static unsafe StatResult Stat(int fd, string path)
-    {
-        const int AtEmptyPath = 0x1000;
-        const uint StatxType = 1, StatxMode = 2, StatxMtime = 0x40, StatxIno = 0x100, StatxSize = 0x200;
-        byte* buf = stackalloc byte[256]; // struct statx is 256 bytes
-        if (Statx(fd, "", AtEmptyPath, StatxType | StatxMode | StatxMtime | StatxIno | StatxSize, buf) != 0)
-            throw new LinkError($"{path}: cannot read: {Marshal.GetLastPInvokeErrorMessage()}");
-        // In bounds: every offset below is inside the 256-byte struct statx.
-        ushort mode = *(ushort*)(buf + 28);
-        ulong ino = *(ulong*)(buf + 32);
-        long mtime = *(long*)(buf + 112) * 1_000_000_000L + *(uint*)(buf + 120);
-        ulong dev = ((ulong)*(uint*)(buf + 136) << 32) | *(uint*)(buf + 140);
-        return new StatResult(mode, dev, ino, mtime);
-    }
 
     static unsafe long ReadSome(int fd, Span<byte> into)
     {
@@ -200,6 +175,4 @@ public sealed partial class InputFile
     [LibraryImport("libc.so.6", EntryPoint = "close")] private static partial int Close(int fd);
     [LibraryImport("libc.so.6", EntryPoint = "read", SetLastError = true)] private static unsafe partial nint ReadNative(int fd, byte* buf, nuint count);
     [LibraryImport("libc.so.6", EntryPoint = "poll", SetLastError = true)] private static unsafe partial int PollNative(long* fds, nuint count, int timeoutMs);
-    [LibraryImport("libc.so.6", EntryPoint = "statx", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int Statx(int dirfd, string path, int flags, uint mask, byte* buf);
 }

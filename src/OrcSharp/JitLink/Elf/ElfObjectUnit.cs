@@ -107,11 +107,14 @@ public sealed class ElfObjectUnit
             byte type = s.Type;
             if (type == ElfAbi.SttFile) continue;
             int shndx = Elf.SymbolSectionIndex(i, s);
+            // With more than 0xff00 sections, SHN_XINDEX leads to real indices in the reserved range:
+            // only an index written directly in the symbol can be SHN_ABS, SHN_COMMON ...
+            bool reserved = ElfObjectFile.HasReservedIndex(s);
             bool local = s.Binding == ElfAbi.StbLocal;
-            if (type == ElfAbi.SttSection)
+            // A section symbol is anonymous, unless a hand-made object gives it a name and global binding.
+            if (type == ElfAbi.SttSection && (local || Elf.SymbolName(s).Length == 0))
             {
-                if (!local) throw Elf.Error($"symbol #{i} is a section symbol but not local");
-                if (shndx is > 0 and < ElfAbi.ShnLoReserve && _blocks[shndx] is { } sb)
+                if (!reserved && shndx > 0 && _blocks[shndx] is { } sb)
                 {
                     _symbols[i] = Symbol.Defined(null, sb, 0, 0, Linkage.Strong, SymbolScope.Local, false);
                     _symbols[i]!.IsThreadLocal = (Elf.Sections[shndx].Flags & ElfAbi.ShfTls) != 0;
@@ -128,9 +131,9 @@ public sealed class ElfObjectUnit
             Symbol? sym;
             bool threadLocal = type == ElfAbi.SttTls;
             if (shndx == ElfAbi.ShnUndef) continue; // bound to the resolved symbol by name later
-            if (shndx == ElfAbi.ShnAbs)
+            if (reserved && shndx == ElfAbi.ShnAbs)
                 sym = Symbol.Absolute(name, s.Value, scope);
-            else if (shndx == ElfAbi.ShnCommon)
+            else if (reserved && shndx == ElfAbi.ShnCommon)
             {
                 if (local) throw Elf.Error($"local symbol '{name}' is common");
                 if (threadLocal) throw Elf.Error($"thread-local common symbol '{name}' is not supported (build with -fno-common)");
@@ -145,7 +148,7 @@ public sealed class ElfObjectUnit
                 _commons.Add(sym);
                 _isCommon.Add(sym);
             }
-            else if (shndx >= ElfAbi.ShnLoReserve)
+            else if (reserved)
                 throw Elf.Error($"symbol '{name}' has unsupported section index 0x{shndx:x}");
             else if (_blocks[shndx] is { } block)
             {
@@ -199,6 +202,8 @@ public sealed class ElfObjectUnit
             b.Section = section;
             section.Blocks.Add(b);
         }
+        foreach (var s in _symbols)
+            if (s is { Scope: SymbolScope.Local, Kind: SymbolKind.Defined, Name.Length: > 0 } && s.Block!.Section is not null) graph.LocalSymbols.Add(s);
 
         var syms = Elf.Symbols;
         for (int i = Elf.FirstGlobalSymbol; i < syms.Length; i++)
@@ -206,6 +211,7 @@ public sealed class ElfObjectUnit
             ref readonly var s = ref syms[i];
             if (s.Binding == ElfAbi.StbLocal) continue;
             var own = _symbols[i];
+            if (own is { Name: null or "" }) continue; // an anonymous section symbol, whatever its binding
             if (own is not null && _isCommon.Contains(own))
             {
                 table.AddCommon(own);
@@ -357,9 +363,9 @@ public sealed class ElfObjectUnit
     {
         if (symIndex == 0 || symIndex >= (uint)_symbols.Length) return true; // an error later, when its edge is made
         ref readonly var s = ref Elf.Symbols[(int)symIndex];
+        if (ElfObjectFile.HasReservedIndex(s)) return true;
         int shndx = Elf.SymbolSectionIndex((int)symIndex, s);
         if (shndx == ElfAbi.ShnUndef) return _symbols[symIndex] is not null; // defined elsewhere, if anywhere
-        if (shndx >= ElfAbi.ShnLoReserve) return true;
         return _blocks[shndx] is not null;
     }
 }

@@ -149,16 +149,20 @@ public sealed class ElfObjectFile
     public string[] SectionNames { get; }
     public string SectionName(int index) => SectionNames[index];
 
-    /// <summary>What a symbol's section index names, for messages: a section's name, or the reserved
-    /// index (SHN_ABS, SHN_COMMON, or its number).</summary>
-    public string SectionIndexName(int index) => index switch
+    /// <summary>Whether a symbol's st_shndx is a reserved value (SHN_ABS, SHN_COMMON ...). Only an index
+    /// written in the symbol itself can be: one reached through SHN_XINDEX is a real section, even above
+    /// 0xff00 (objects with that many sections).</summary>
+    public static bool HasReservedIndex(in Elf64Symbol sym) => sym.Shndx != ElfAbi.ShnXIndex && sym.Shndx >= ElfAbi.ShnLoReserve;
+
+    /// <summary>What a symbol's section names, for messages: a section's name, or the reserved index
+    /// (SHN_ABS, SHN_COMMON, or its number).</summary>
+    string SectionOf(int symbolIndex, in Elf64Symbol sym)
     {
-        ElfAbi.ShnUndef => "SHN_UNDEF",
-        ElfAbi.ShnAbs => "SHN_ABS",
-        ElfAbi.ShnCommon => "SHN_COMMON",
-        _ when index > 0 && index < Sections.Length => SectionNames[index],
-        _ => $"reserved section index 0x{index:x}",
-    };
+        if (HasReservedIndex(sym))
+            return sym.Shndx switch { ElfAbi.ShnAbs => "SHN_ABS", ElfAbi.ShnCommon => "SHN_COMMON", _ => $"reserved section index 0x{sym.Shndx:x}" };
+        int index = SymbolSectionIndex(symbolIndex, sym);
+        return index == ElfAbi.ShnUndef ? "SHN_UNDEF" : SectionNames[index];
+    }
 
     public int SymbolCount => SymtabIndex < 0 ? 0 : (int)(Sections[SymtabIndex].Size / SymbolSize);
 
@@ -173,12 +177,12 @@ public sealed class ElfObjectFile
         if (symbolIndex <= 0 || symbolIndex >= SymbolCount) return $"symbol #{symbolIndex}";
         ref readonly var s = ref Symbols[symbolIndex];
         if (s.Type != ElfAbi.SttSection) return SymbolName(s);
-        return SectionIndexName(SymbolSectionIndex(symbolIndex, s));
+        return SectionOf(symbolIndex, s);
     }
 
-    /// <summary>The section a symbol is defined in, resolving SHN_XINDEX: either a real section index
-    /// (below <see cref="Sections"/>.Length) or a reserved value (0xff00 and above) that callers must
-    /// handle; SHN_UNDEF is 0.</summary>
+    /// <summary>The section a symbol is defined in, resolving SHN_XINDEX: a real section index (below
+    /// <see cref="Sections"/>.Length), or, when <see cref="HasReservedIndex"/>, a reserved value that
+    /// callers must handle; SHN_UNDEF is 0.</summary>
     public int SymbolSectionIndex(int symbolIndex, in Elf64Symbol sym)
     {
         if (sym.Shndx == ElfAbi.ShnXIndex)
