@@ -7,8 +7,8 @@ namespace OrcSharp.Fuzz;
 
 /// <summary>
 /// The fuzz harness (docs/reliability.md). A supervisor runs the inputs of a campaign in a worker process
-/// and watches it: a worker that dies (a crash) or spends more than <see cref="HangLimit"/> on one input
-/// (a hang) is recorded against that input and replaced by a fresh worker that carries on after it. The
+/// and watches it: a worker that dies (a crash) or spends more than <see cref="HangLimit"/> of CPU time
+/// on one input (a hang; or <see cref="WallHangLimit"/> blocked) is recorded against that input and replaced by a fresh worker that carries on after it. The
 /// worker reports internal errors (any exception but LinkError) and inputs that allocate far more than
 /// their size. Every failing input is saved with its recipe, to become a regression test.
 ///
@@ -21,7 +21,7 @@ namespace OrcSharp.Fuzz;
 /// </summary>
 public static class Program
 {
-    public static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan HangLimit = TimeSpan.FromSeconds(10), WallHangLimit = TimeSpan.FromMinutes(5);
 
     public static int Main(string[] args)
     {
@@ -116,16 +116,20 @@ public static partial class Supervisor
         while (next < end && (deadline is null || DateTime.UtcNow < deadline))
         {
             var w = Worker.Start(target, o, next, end, deadline, progress);
-            var (index, sinceChange) = (-1L, Stopwatch.StartNew());
+            var (index, sinceChange, cpuAtChange) = (-1L, Stopwatch.StartNew(), TimeSpan.Zero);
             while (!w.Process.WaitForExit(200))
             {
                 long now = w.CurrentIndex();
-                if (now != index) { index = now; sinceChange.Restart(); }
-                else if (index >= 0 && sinceChange.Elapsed > Program.HangLimit)
+                // A hang is CPU time spent on one input (a busy machine or nice 19 only slows the clock),
+                // or a wall-clock eternity for a worker that blocks without using any.
+                TimeSpan cpu;
+                try { w.Process.Refresh(); cpu = w.Process.TotalProcessorTime; } catch (InvalidOperationException) { continue; }
+                if (now != index) { index = now; sinceChange.Restart(); cpuAtChange = cpu; }
+                else if (index >= 0 && (cpu - cpuAtChange > Program.HangLimit || sinceChange.Elapsed > Program.WallHangLimit))
                 {
                     w.Kill();
                     hangs++;
-                    Worker.SaveFailure(target, o, index, $"hang: more than {Program.HangLimit.TotalSeconds} s");
+                    Worker.SaveFailure(target, o, index, $"hang: more than {Program.HangLimit.TotalSeconds} s of CPU time on one input");
                     break;
                 }
             }

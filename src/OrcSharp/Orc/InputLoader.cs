@@ -65,6 +65,13 @@ public sealed class InputLoader
     {
         string full = Path.GetFullPath(path);
         if (!_archivePaths.Add(full)) return;
+        // Known unchanged: no need to map it again (a long-lived host adds libgcc.a to every JITDylib).
+        if (input is null && FileStatus.Get(full) is { IsRegular: true } st &&
+            SharedArchives.TryGetValue((full, (st.Device, st.Inode, st.Size, (long)st.ModifiedNs)), out var known))
+        {
+            _jd.AddArchive(known);
+            return;
+        }
         input ??= InputFile.Read(path);
         if (input.Identity is not { } id)
         {
@@ -72,8 +79,12 @@ public sealed class InputLoader
             return;
         }
         var key = (full, id);
-        if (!SharedArchives.TryGetValue(key, out var archive))
-            archive = SharedArchives.GetOrAdd(key, StaticArchive.Parse(path, input.Bytes));
+        if (SharedArchives.TryGetValue(key, out var archive))
+        {
+            // Read again for nothing: unmap it now rather than when the collector gets to it.
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, MappedFile>(input.Bytes, out var mapped)) ((IDisposable)mapped).Dispose();
+        }
+        else archive = SharedArchives.GetOrAdd(key, StaticArchive.Parse(path, input.Bytes));
         _jd.AddArchive(archive);
     }
 

@@ -61,6 +61,27 @@ public sealed partial class InputFile
         finally { if (!handedOver) Close(fd); }
     }
 
+    /// <summary>The first bytes of a regular file (up to <paramref name="maxBytes"/>), to tell what it is
+    /// without mapping or reading all of it: libraries found by a search are classified this way. Anything
+    /// but a regular file is an error at once (no wait for a FIFO's writer).</summary>
+    public static byte[] ReadHead(string path, int maxBytes)
+    {
+        int fd = Open(path, OpenReadOnly | OpenNonBlocking | OpenCloseOnExec);
+        if (fd < 0) throw new LinkError($"{path}: cannot read: {Marshal.GetLastPInvokeErrorMessage()}");
+        using var handle = new SafeFileHandle(fd, ownsHandle: true);
+        if (FileStatus.Get(fd) is not { } st) throw new LinkError($"{path}: cannot read: {Marshal.GetLastPInvokeErrorMessage()}");
+        if (st.IsDirectory) throw new LinkError($"{path}: cannot read: is a directory");
+        if (!st.IsRegular) throw new LinkError($"{path}: not a regular file");
+        try
+        {
+            var head = new byte[(int)Math.Min(st.Size, maxBytes)];
+            int done = 0, n;
+            while (done < head.Length && (n = RandomAccess.Read(handle, head.AsSpan(done), done)) > 0) done += n;
+            return done == head.Length ? head : head[..done];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
+    }
+
     static InputFile ReadRegular(string path, SafeFileHandle handle, FileStatus st)
     {
         using (handle)

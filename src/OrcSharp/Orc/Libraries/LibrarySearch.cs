@@ -101,11 +101,9 @@ public sealed class LibrarySearch
     {
         if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
         if (!seen.Add(path)) return;
-        // Read like any input (a FIFO or a directory found here is an error, not a wait); a regular file
-        // is mapped, so looking at the head of a large library costs nothing.
-        var file = InputFile.Read(path);
-        if (file.IsStream) throw new LinkError($"{path}: a library must be a regular file");
-        var head = file.Bytes.Span;
+        // Only the head: what the file is (a FIFO or a directory found here is an error, not a wait), or
+        // the whole of an ld script, which is small.
+        ReadOnlySpan<byte> head = InputFile.ReadHead(path, LdScript.MaxScriptBytes + 1);
         if (head.StartsWith("!<arch>\n"u8) || head.StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
         if (head.StartsWith("\u007fELF"u8) && head.Length >= 18)
         {
