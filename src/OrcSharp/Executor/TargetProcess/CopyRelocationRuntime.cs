@@ -38,6 +38,7 @@ public static unsafe class CopyRelocationRuntime
             {
                 string name = r.String();
                 ulong orig = r.U64(), copy = r.U64(), len = r.U64();
+                Check(name, new ExecutorAddr(orig), new ExecutorAddr(copy), len);
                 if (install) Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
                 else Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
                 RedirectGotEntries(name, install ? orig : copy, install ? copy : orig);
@@ -48,6 +49,17 @@ public static unsafe class CopyRelocationRuntime
         {
             return CWrapperFunctionResult.From(new SpsWriter().Error($"copy relocation: {e.Message}").WrittenSpan);
         }
+    }
+
+    /// <summary>The original must be a library data symbol at least as big as the copy, and the copy must
+    /// lie in writable memory this executor finalized: the bytes moved are the controller's to choose,
+    /// the places they move between are not.</summary>
+    static void Check(string name, ExecutorAddr orig, ExecutorAddr copy, ulong len)
+    {
+        if (SymbolLookup.Describe([orig])[0] is not { IsData: true } d || d.Size < len)
+            throw new LinkError($"'{name}': {orig} is not a library variable of at least {len} bytes");
+        if (ExecutorAddressSpace.FindFinalized(copy, len, MemProt.Read | MemProt.Write) is null)
+            throw new LinkError($"'{name}': the copy at {copy} ({len} bytes) is not in writable finalized memory");
     }
 
     [StructLayout(LayoutKind.Sequential)]

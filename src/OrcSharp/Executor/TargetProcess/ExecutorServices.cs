@@ -64,7 +64,7 @@ public static unsafe class ExecutorServices
     public static CWrapperFunctionResult ReleaseWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
     {
         var r = new SpsReader(a);
-        ExecutorMemory.Decommit(r.Addr(), r.U64());
+        ExecutorMemory.Release(r.Addr(), r.U64());
         return Ok();
     });
 
@@ -127,7 +127,9 @@ public static unsafe class ExecutorServices
     public static CWrapperFunctionResult RunInitializersWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
     {
         var r = new SpsReader(a);
-        ProgramRunner.RunInitializers(ReadAddresses(ref r), LibC.Symbol);
+        var inits = ReadAddresses(ref r);
+        CheckCode(inits, "initializer");
+        ProgramRunner.RunInitializers(inits, LibC.Symbol);
         return Ok();
     });
 
@@ -136,7 +138,9 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var dso = r.Addr();
-        ProgramRunner.RunDeinitializers(dso, ReadAddresses(ref r), LibC.Symbol);
+        var finis = ReadAddresses(ref r);
+        CheckCode(finis, "finalizer");
+        ProgramRunner.RunDeinitializers(dso, finis, LibC.Symbol);
         return Ok();
     });
 
@@ -147,12 +151,23 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var start = ReadProgram(ref r);
+        CheckCode(start.Initializers, "initializer");
+        CheckCode(start.Finalizers, "finalizer");
+        CheckCode([start.Main], "entry point");
         var onExit = (delegate* unmanaged<delegate* unmanaged<int, nint, void>, nint, int>)LibC.Symbol("on_exit");
         if (onExit == null) throw new LinkError("executor: on_exit not found in libc");
         onExit(&ReportExit, 0);
         int status = ProgramRunner.Run(start, LibC.Symbol);
         return Ok(w => w.I32(status)); // not reached: Run exits the process
     });
+
+    /// <summary>Only code the executor finalized, or a function of a loaded library, is ever called.</summary>
+    static void CheckCode(IReadOnlyList<ExecutorAddr> functions, string what)
+    {
+        foreach (var f in functions)
+            if (!ExecutorAddressSpace.IsFinalizedCode(f) && !SymbolLookup.IsFunction(f))
+                throw new LinkError($"executor: {what} at {f} is neither finalized code nor a library function");
+    }
 
     [UnmanagedCallersOnly]
     static void ReportExit(int status, nint arg)

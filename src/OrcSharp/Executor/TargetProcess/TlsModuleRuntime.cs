@@ -19,8 +19,20 @@ public static unsafe class TlsModuleRuntime
     /// StaticTlsAlignment.c). A block that needs more is refused whatever the reserve.</summary>
     const ulong StaticTlsAlignment = 64;
 
+    /// <summary>Largest block accepted: far beyond any real program, small enough to be no threat.</summary>
+    const ulong MaxBlockSize = 1UL << 30;
+
+    /// <summary>Handles of the modules created and not yet released: all that <see cref="Release"/> accepts.</summary>
+    static readonly HashSet<ulong> Live = new();
+
     public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
+        if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+            throw new LinkError($"executor: thread-local storage alignment {alignment} is not a power of two");
+        if (alignment > ExecutorMemory.PageSize)
+            throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
+        if ((ulong)initialImage.Length > memSize || memSize > MaxBlockSize)
+            throw new LinkError($"executor: thread-local storage block of {memSize} bytes with a {initialImage.Length}-byte initial image is not possible");
         ushort machine = HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
         var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
 
@@ -86,10 +98,17 @@ public static unsafe class TlsModuleRuntime
             throw new LinkError("executor: the dynamic loader did not describe the thread-local storage module");
         }
         long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
+        lock (Live) Live.Add((ulong)handle);
         return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
     }
 
-    public static void Release(ExecutorAddr handle) => LibC.dlclose((nint)handle.Value);
+    /// <summary>Releases a module this runtime created (dlclose); any other handle is an error.</summary>
+    public static void Release(ExecutorAddr handle)
+    {
+        lock (Live)
+            if (!Live.Remove(handle.Value)) throw new LinkError($"executor: no thread-local storage module has handle {handle}");
+        LibC.dlclose((nint)handle.Value);
+    }
 
     public static byte[] EncodeReleaseArgument(ExecutorAddr handle) => new SpsWriter().Addr(handle).ToArray();
 
