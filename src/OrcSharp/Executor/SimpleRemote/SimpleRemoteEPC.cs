@@ -39,6 +39,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     readonly Thread _reader;
     readonly SemaphoreSlim? _callSlots;
     readonly List<string> _lazyLibraries = new();
+    readonly Dictionary<string, ExecutorAddr> _lazyHandles = new(StringComparer.Ordinal);
     readonly Dictionary<ulong, ExecutorAddr> _loadedLibraries = new();
     readonly object _libLock = new();
     long _nextSeq;
@@ -106,13 +107,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
             else
             {
                 socket.ConnectAsync(endpoint.Host!, endpoint.Port, cancel.Token).AsTask().GetAwaiter().GetResult();
-                socket.NoDelay = true;
-                // A peer host that vanishes (no FIN, no RST) is noticed within about 25 s even while a
-                // program runs for hours, when no call has a time limit.
-                socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-                socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, 10);
-                socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, 5);
-                socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, 3);
+                ExecutorEndpoint.ConfigureTcp(socket);
             }
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException)
@@ -293,13 +288,19 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     public IJitLinkMemoryManager MemoryManager { get; }
     public IReadOnlyDictionary<string, ExecutorAddr> BootstrapSymbols => _setup.BootstrapSymbols;
 
-    /// <summary>Recorded now, loaded by the next lookup (same round trip). The handle stands for the library.</summary>
+    /// <summary>Recorded now, loaded by the next lookup (same round trip). The handle stands for the library;
+    /// a path asked for again gets the same handle, so a host that adds libraries to JITDylib after
+    /// JITDylib keeps one entry per library.</summary>
     public ExecutorAddr LoadDylib(string path)
     {
         lock (_libLock)
         {
-            _lazyLibraries.Add(path);
-            return new ExecutorAddr(LazyHandleBase + (ulong)_lazyLibraries.Count - 1);
+            if (!_lazyHandles.TryGetValue(path, out var handle))
+            {
+                _lazyLibraries.Add(path);
+                _lazyHandles[path] = handle = new ExecutorAddr(LazyHandleBase + (ulong)_lazyLibraries.Count - 1);
+            }
+            return handle;
         }
     }
 

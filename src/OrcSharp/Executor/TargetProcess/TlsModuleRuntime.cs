@@ -22,8 +22,21 @@ public static unsafe class TlsModuleRuntime
     /// <summary>Largest block accepted: far beyond any real program, small enough to be no threat.</summary>
     const ulong MaxBlockSize = 1UL << 30;
 
-    /// <summary>Handles of the modules created and not yet released: all that <see cref="Release"/> accepts.</summary>
+    /// <summary>Handles of the modules created and not yet released: all that <see cref="Release"/> accepts.
+    /// Also the lock of everything here, held from memfd to dlopen and around dlclose.</summary>
     static readonly HashSet<ulong> Live = new();
+
+    /// <summary>
+    /// The modules still loaded, in the order glibc placed them in static TLS, each above the one before.
+    /// glibc takes back static TLS space only from the top (a dlclose of the block at the end of the used
+    /// area), so a module closed under a newer one that is still in use would leave a hole for the life
+    /// of the process, and links and removals that interleave (two JITDylibs linking on two threads)
+    /// would run out of space. A released module is therefore closed only once every module above it is
+    /// released too: then they all go, from the top down, and the space is reused. (A host that always
+    /// keeps a newer link while removing an older one still never frees space: glibc allocates only at
+    /// the top.)
+    /// </summary>
+    static readonly List<(nint Handle, bool Released)> Placed = new();
 
     public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
@@ -35,7 +48,12 @@ public static unsafe class TlsModuleRuntime
             throw new LinkError($"executor: thread-local storage block of {memSize} bytes with a {initialImage.Length}-byte initial image is not possible");
         ushort machine = HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
         var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
+        // One module at a time, so the order of Placed is the order of the blocks in static TLS.
+        lock (Live) return Load(file, memSize, alignment);
+    }
 
+    static TlsModule Load(byte[] file, ulong memSize, ulong alignment)
+    {
         int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);
         if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
         nint handle;
@@ -98,17 +116,30 @@ public static unsafe class TlsModuleRuntime
             throw new LinkError("executor: the dynamic loader did not describe the thread-local storage module");
         }
         long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
-        lock (Live) Live.Add((ulong)handle);
+        Live.Add((ulong)handle);
+        Placed.Add((handle, false));
         return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
     }
 
-    /// <summary>Releases a module this runtime created (dlclose); any other handle is an error.</summary>
+    /// <summary>Releases a module this runtime created; any other handle is an error. It is closed
+    /// (dlclose) as soon as no module above it in static TLS is in use (see <see cref="Placed"/>).</summary>
     public static void Release(ExecutorAddr handle)
     {
         lock (Live)
+        {
             if (!Live.Remove(handle.Value)) throw new LinkError($"executor: no thread-local storage module has handle {handle}");
-        LibC.dlclose((nint)handle.Value);
+            int i = Placed.FindIndex(p => p.Handle == (nint)handle.Value);
+            Placed[i] = (Placed[i].Handle, true);
+            while (Placed.Count > 0 && Placed[^1].Released)
+            {
+                LibC.dlclose(Placed[^1].Handle);
+                Placed.RemoveAt(Placed.Count - 1);
+            }
+        }
     }
+
+    /// <summary>Modules released but still loaded under one in use (for tests and diagnostics).</summary>
+    public static int ReleasedButLoaded { get { lock (Live) return Placed.Count(p => p.Released); } }
 
     public static byte[] EncodeReleaseArgument(ExecutorAddr handle) => new SpsWriter().Addr(handle).ToArray();
 
