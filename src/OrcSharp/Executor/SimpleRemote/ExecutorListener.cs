@@ -106,11 +106,7 @@ public sealed partial class ExecutorListener : IDisposable
         try
         {
             if (_endpoint.IsUnix) CheckSameUser(client);
-            else
-            {
-                client.NoDelay = true;
-                client.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
-            }
+            else ExecutorEndpoint.ConfigureTcp(client);
             var stream = new NetworkStream(client, ownsSocket: true);
             server = new SimpleRemoteExecutorServer(new SimpleRemoteTransport(stream, stream), _log, _limits, _token, peer);
         }
