@@ -85,7 +85,8 @@ public static class RunCommand
         if (o.Connect is not null)
         {
             var endpoint = ExecutorEndpoint.Parse(o.Connect);
-            var token = o.TokenFile is not null ? ExecutorToken.ReadFile(o.TokenFile) : endpoint.IsUnix ? null : ExecutorToken.FromEnvironment();
+            if (endpoint.IsUnix && o.TokenFile is not null) throw new LinkError("--token-file goes with TCP: a Unix socket is protected by its file mode");
+            var token = endpoint.IsUnix ? null : o.TokenFile is not null ? ExecutorToken.ReadFile(o.TokenFile) : ExecutorToken.FromEnvironment();
             return SimpleRemoteEPC.Connect(endpoint, RemoteOptions() with { Token = token });
         }
         if (!o.OutOfProcess) return new InProcessExecutorControl();

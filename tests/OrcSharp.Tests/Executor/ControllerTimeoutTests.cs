@@ -101,14 +101,14 @@ public class ControllerTimeoutTests
     {
         var env = new Dictionary<string, string>(OneSecond)
         {
-            ["ORCSHARP_EXECUTOR_TIMEOUT"] = "2",
+            ["ORCSHARP_EXECUTOR_TIMEOUT"] = "3",
             [SimpleRemoteExecutorServer.PauseEnvironmentVariable] = BootstrapNames.MemFinalize,
         };
         var r = ProcessRunner.Run(TestSupport.Orcsharp, ["run", "--oop", Hello, "--", "x"], timeoutMs: 60000, env: env);
         Assert.False(r.TimedOut);
         Assert.Equal(1, r.ExitCode);
         var lines = r.StderrText.TrimEnd('\n').Split('\n');
-        Assert.Equal("orcsharp: error: executor did not answer orcsharp_mem_finalize within 2 s", lines[^1]);
+        Assert.Equal("orcsharp: error: executor did not answer orcsharp_mem_finalize within 3 s", lines[^1]);
         int pid = ExecutorKillTests.PausedPid(lines[0]);
         Assert.True(ExecutorKillTests.IsGone(pid), $"executor {pid} is still there");
     }

@@ -11,6 +11,15 @@ public class ExecutorAccessTests
 {
     static readonly string Hello = Path.Combine(TestSupport.RepoRoot, "examples", "hello.c");
 
+    /// <summary>A token file (mode 0600) holding <paramref name="text"/>.</summary>
+    static string TokenFile(string text)
+    {
+        string path = Path.Combine(TestSupport.NewTempDir(), "token");
+        File.WriteAllText(path, text);
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return path;
+    }
+
     [Fact]
     public void ListensOnLoopbackByDefault()
     {
@@ -59,10 +68,7 @@ public class ExecutorAccessTests
     [Fact]
     public void TokenFromEnvironmentOrFileAuthenticates()
     {
-        string dir = TestSupport.NewTempDir();
-        string tokenFile = Path.Combine(dir, "token");
-        File.WriteAllText(tokenFile, "a-shared-secret-of-some-length\n");
-        File.SetUnixFileMode(tokenFile, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string tokenFile = TokenFile("a-shared-secret-of-some-length\n");
         var env = new Dictionary<string, string> { [ExecutorToken.EnvironmentVariable] = "a-shared-secret-of-some-length" };
         using var executor = ListeningExecutor.Start(env, "--listen", "127.0.0.1:0");
         Assert.Null(executor.TokenFile); // none generated
@@ -104,10 +110,7 @@ public class ExecutorAccessTests
         Assert.Equal((1, "orcsharp: error: executor requires authentication: give its token with --token-file FILE or ORCSHARP_EXECUTOR_TOKEN\n"),
             (none.ExitCode, none.StderrText));
 
-        string dir = TestSupport.NewTempDir();
-        string wrong = Path.Combine(dir, "wrong");
-        File.WriteAllText(wrong, "not-the-executors-token");
-        File.SetUnixFileMode(wrong, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string wrong = TokenFile("not-the-executors-token");
         var r = TestSupport.RunOrcsharp("run", "--connect", executor.Address, "--token-file", wrong, Hello);
         Assert.Equal((1, "orcsharp: error: executor hung up: authentication failed (wrong token, or an answer to another connection's challenge)\n"),
             (r.ExitCode, r.StderrText));
@@ -190,10 +193,7 @@ public class ExecutorAccessTests
     public void AControllerWithATokenRefusesAnExecutorThatDoesNotAuthenticate()
     {
         using var executor = ListeningExecutor.Start(null, "--listen", "127.0.0.1:0", "--insecure-no-auth");
-        string dir = TestSupport.NewTempDir();
-        string token = Path.Combine(dir, "token");
-        File.WriteAllText(token, "some-token-of-sufficient-length");
-        File.SetUnixFileMode(token, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        string token = TokenFile("some-token-of-sufficient-length");
         var r = TestSupport.RunOrcsharp("run", "--connect", executor.Address, "--token-file", token, Hello);
         Assert.Equal((1, "orcsharp: error: executor does not authenticate, so it cannot prove it knows the token (give no token to use an executor started with --insecure-no-auth)\n"),
             (r.ExitCode, r.StderrText));

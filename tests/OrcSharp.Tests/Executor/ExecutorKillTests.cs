@@ -101,6 +101,17 @@ public class ExecutorKillTests
         }
     }
 
+    /// <summary>"run --oop" of a program that says "running" and sleeps; once it runs, the executor's pid.</summary>
+    static Controller StartSlowProgram(out int executorPid)
+    {
+        string obj = TestSupport.CompileC(TestSupport.NewTempDir(), "slow",
+            "#include <stdio.h>\n#include <unistd.h>\nint main(void) { puts(\"running\"); fflush(stdout); sleep(60); return 0; }\n", "-O2");
+        var c = new Controller(new Dictionary<string, string>(), "run", "--oop", obj);
+        Assert.Equal("running", c.NextOutputLine());
+        executorPid = Assert.Single(ChildrenOf(c.P.Id));
+        return c;
+    }
+
     [Theory]
     [InlineData(BootstrapNames.Lookup)]
     [InlineData(BootstrapNames.MemFinalize)]
@@ -120,11 +131,7 @@ public class ExecutorKillTests
     [Fact]
     public void KilledWhileMainRunsOutOfProcess()
     {
-        string dir = TestSupport.NewTempDir();
-        string obj = TestSupport.CompileC(dir, "slow", "#include <stdio.h>\n#include <unistd.h>\nint main(void) { puts(\"running\"); fflush(stdout); sleep(60); return 0; }\n", "-O2");
-        using var c = new Controller(new Dictionary<string, string>(), "run", "--oop", obj);
-        Assert.Equal("running", c.NextOutputLine());
-        int pid = Assert.Single(ChildrenOf(c.P.Id));
+        using var c = StartSlowProgram(out int pid);
         Assert.Equal(0, kill(pid, SigKill));
         Assert.Equal(1, c.Exit());
         Assert.Equal(["orcsharp: error: executor terminated by signal SIGKILL"], c.RemainingErrorLines());
@@ -136,11 +143,7 @@ public class ExecutorKillTests
     [Fact]
     public void AKilledControllerLeavesNoExecutorBehind()
     {
-        string dir = TestSupport.NewTempDir();
-        string obj = TestSupport.CompileC(dir, "slow", "#include <stdio.h>\n#include <unistd.h>\nint main(void) { puts(\"running\"); fflush(stdout); sleep(60); return 0; }\n", "-O2");
-        using var c = new Controller(new Dictionary<string, string>(), "run", "--oop", obj);
-        Assert.Equal("running", c.NextOutputLine());
-        int pid = Assert.Single(ChildrenOf(c.P.Id));
+        using var c = StartSlowProgram(out int pid);
         Assert.Equal(0, kill(c.P.Id, SigKill));
         c.Exit();
         Assert.True(IsGone(pid), $"executor {pid} outlived its controller");

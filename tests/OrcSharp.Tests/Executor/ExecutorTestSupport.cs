@@ -168,13 +168,14 @@ sealed class FakeExecutor : IDisposable
     {
         _listener.Start();
         Address = _listener.LocalEndpoint.ToString()!;
-        _task = Task.Run(() =>
+        // A thread of its own: a busy thread pool (tests run in parallel) must not delay the peer's part.
+        _task = Task.Factory.StartNew(() =>
         {
             using var client = _listener.AcceptTcpClient();
             var stream = client.GetStream();
             try { script(new SimpleRemoteTransport(stream, stream)); }
             catch (Exception e) when (e is IOException or LinkError or ObjectDisposedException) { }
-        });
+        }, TaskCreationOptions.LongRunning);
     }
 
     /// <summary>For scripts: reads and ignores whatever comes until the controller goes away.</summary>

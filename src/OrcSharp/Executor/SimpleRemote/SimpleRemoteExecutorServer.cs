@@ -116,12 +116,12 @@ public sealed class SimpleRemoteExecutorServer
             catch (Exception e) when (e is LinkError or IOException or ObjectDisposedException)
             {
                 first = null;
-                if (Volatile.Read(ref _handshake) != TimedOut) return Close(e.Message) == 0;
+                if (Volatile.Read(ref _handshake) != TimedOut) return Refuse(e.Message);
             }
         }
         if (Interlocked.CompareExchange(ref _handshake, Answered, Waiting) != Waiting)
-            return Close($"{(_token is null ? "sent no complete message" : "did not authenticate")} within {_limits.HandshakeTimeout.TotalSeconds:0.###} s") == 0;
-        if (first is not { } m) return Close(_token is null ? "closed before its first message" : "closed before authenticating") == 0;
+            return Refuse($"{(_token is null ? "sent no complete message" : "did not authenticate")} within {_limits.HandshakeTimeout.TotalSeconds:0.###} s");
+        if (first is not { } m) return Refuse(_token is null ? "closed before its first message" : "closed before authenticating");
         _transport.MaxMessageSize = _limits.MaxMessageSize;
         if (_token is null)
         {
@@ -129,9 +129,9 @@ public sealed class SimpleRemoteExecutorServer
             return true;
         }
         if (m.Opcode != SimpleRemoteOpcode.CallWrapper || m.TagAddr != ExecutorAuthentication.Tag)
-            return Close($"sent {Describe(m)} before authenticating") == 0;
+            return Refuse($"sent {Describe(m)} before authenticating");
         if (ExecutorAuthentication.Verify(_token, _nonce, m.Payload) is not { } proof)
-            return Close("authentication failed (wrong token, or an answer to another connection's challenge)") == 0;
+            return Refuse("authentication failed (wrong token, or an answer to another connection's challenge)");
         var full = new ExecutorSetupInfo(HostArchitecture.Triple, ExecutorMemory.PageSize, FullBootstrapMap(), _bootstrap);
         return TrySend(SimpleRemoteOpcode.Result, m.SeqNo, ExecutorServiceMessages.Ok(w => w.Bytes(proof).Bytes(full.Encode())));
     }
@@ -182,6 +182,12 @@ public sealed class SimpleRemoteExecutorServer
         catch (LinkError e) { result = ExecutorServiceMessages.Failure(e.Message); }
         Interlocked.Decrement(ref _inFlight); // done before its answer leaves, so the controller may call again
         TrySend(SimpleRemoteOpcode.Result, m.SeqNo, result);
+    }
+
+    bool Refuse(string reason)
+    {
+        Close(reason);
+        return false;
     }
 
     /// <summary>Ends the connection once: one log line, a Hangup saying why (if the stream still works),
