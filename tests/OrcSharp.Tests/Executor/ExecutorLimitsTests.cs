@@ -83,20 +83,24 @@ public class ExecutorLimitsTests
     public void CallsInFlightAreLimited()
     {
         var env = new Dictionary<string, string> { [SimpleRemoteExecutorServer.PauseEnvironmentVariable] = BootstrapNames.Describe };
-        using var executor = RawExecutor.Start(env, "--max-calls-in-flight", "2");
-        var setup = ExecutorSetupInfo.Decode(executor.Read().Payload);
+        using var executor = ListeningExecutor.Start(env, "--listen", "127.0.0.1:0", "--max-calls-in-flight", "2");
+        using var peer = new RawPeer(executor.Address);
+        var setup = peer.Authenticate(peer.ReadSetup(), ExecutorToken.ReadFile(executor.TokenFile!));
         Assert.Equal(2UL, new SpsReader(setup.BootstrapMap[ExecutorLimits.MaxCallsInFlightKey]).U64());
         var describe = setup.BootstrapSymbols[BootstrapNames.Describe].Value;
-        var lookup = setup.BootstrapSymbols[BootstrapNames.Lookup];
-        Assert.Null(Wire.Error(executor.Call(1, lookup, ExecutorServiceMessages.Lookup([], [], []))));
-        executor.Send(SimpleRemoteOpcode.CallWrapper, 2, describe, new SpsWriter().U64(0).ToArray());
-        executor.Send(SimpleRemoteOpcode.CallWrapper, 3, describe, new SpsWriter().U64(0).ToArray());
-        executor.Send(SimpleRemoteOpcode.CallWrapper, 4, lookup.Value, ExecutorServiceMessages.Lookup([], [], []));
-        var hangup = executor.Read();
+        var lookup = setup.BootstrapSymbols[BootstrapNames.Lookup].Value;
+        peer.Send(SimpleRemoteOpcode.CallWrapper, 2, lookup, ExecutorServiceMessages.Lookup([], [], []));
+        var answer = peer.Read()!.Value;
+        Assert.Equal((SimpleRemoteOpcode.Result, 2UL), (answer.Opcode, answer.SeqNo));
+        peer.Send(SimpleRemoteOpcode.CallWrapper, 3, describe, new SpsWriter().U64(0).ToArray());
+        peer.Send(SimpleRemoteOpcode.CallWrapper, 4, describe, new SpsWriter().U64(0).ToArray());
+        executor.WaitForLogLines("test hook: paused in orcsharp_describe", 2);
+        peer.Send(SimpleRemoteOpcode.CallWrapper, 5, lookup, ExecutorServiceMessages.Lookup([], [], []));
+        var hangup = Assert.Single(peer.ReadToClose());
         Assert.Equal(SimpleRemoteOpcode.Hangup, hangup.Opcode);
         Assert.Equal("more than 2 calls in flight", Wire.Error(hangup.Payload));
-        Assert.Equal(1, executor.Exit());
-        Assert.EndsWith("orcsharp executor: error: more than 2 calls in flight; connection closed", executor.Stderr().TrimEnd('\n'));
+        Assert.Equal(1, executor.WaitForExit());
+        Assert.StartsWith("orcsharp executor: error: connection from 127.0.0.1:", executor.WaitForLog(": more than 2 calls in flight; connection closed"));
     }
 
     /// <summary>Our controller stays within the limit the executor announces, however many threads call.</summary>
