@@ -71,7 +71,8 @@ public sealed class ExecutorServiceChecksTests : IDisposable
         // The slab the executor announced is its own, but not at every offset: one past its end is not.
         ulong slabSize = new SpsReader(_setup.BootstrapMap[SimpleRemoteExecutorServer.InitialSlabKey][8..]).U64();
         Assert.Contains("is not in memory this executor reserved", Call(BootstrapNames.MemFinalize, Finalize(_slab + slabSize, MemProt.Read, [1])));
-        Assert.Contains("not a whole number of pages", Call(BootstrapNames.MemReserve, ExecutorServiceMessages.Reserve(12345, OrcSharp.Memory.Placement.NearLibraries)));
+        Assert.Contains("a reservation is between one byte and 1024 GiB", Call(BootstrapNames.MemReserve, ExecutorServiceMessages.Reserve(0, OrcSharp.Memory.Placement.NearLibraries)));
+        Assert.Contains("a reservation is between one byte and 1024 GiB", Call(BootstrapNames.MemReserve, ExecutorServiceMessages.Reserve(1UL << 62, OrcSharp.Memory.Placement.NearLibraries)));
 
         // A live allocation may be neither finalized over nor released.
         Assert.Null(Call(BootstrapNames.MemFinalize, Finalize(_slab, MemProt.Read, [1, 2, 3])));

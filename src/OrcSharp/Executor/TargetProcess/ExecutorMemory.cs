@@ -39,8 +39,9 @@ public sealed class ExecutorMemory
     /// <summary>Reserves <paramref name="size"/> bytes of inaccessible address space for later allocations.</summary>
     public ExecutorAddr Reserve(ulong size, Memory.Placement placement)
     {
-        if (size == 0 || size % PageSize != 0 || size > MaxReservation)
-            throw new LinkError($"executor: cannot reserve {size} bytes: not a whole number of pages between one page and {MaxReservation >> 30} GiB");
+        if (size == 0 || size > MaxReservation)
+            throw new LinkError($"executor: cannot reserve {size} bytes: a reservation is between one byte and {MaxReservation >> 30} GiB");
+        size = RoundUp(size);
         nint p = placement == Memory.Placement.Low32
             ? LibC.mmap(0, (nuint)size, LibC.ProtNone, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapNoReserve | LibC.Map32Bit, -1, 0)
             : AddressSpaceSearch.ReserveNearLibraries(size, Snapshot());
