@@ -25,6 +25,10 @@ public sealed class ExecutorMemory
 
     public int LiveCount { get { lock (_lock) return _live.Count; } }
 
+    /// <summary>Whether finalize and dealloc actions may call only the runtime's wrapper functions and
+    /// finalized code: so for a remote controller; a host in this process may register its own functions.</summary>
+    public bool CheckActionTargets { get; init; }
+
     /// <summary>File names of the libraries JIT'd code links against; new memory is placed near them.</summary>
     readonly HashSet<string> _libraries = new(StringComparer.Ordinal) { "libc.so.6" };
 
@@ -72,9 +76,9 @@ public sealed class ExecutorMemory
 
     /// <summary>Copies content, applies protections, runs finalize actions and releases finalize-lifetime
     /// segments. Returns the allocation's handle. Segments must lie in address space this executor
-    /// reserved and not in a live allocation, and actions may call only the runtime's wrapper functions
-    /// or code in finalized memory: anything else is an error before any byte is written. On a failing
-    /// action everything done so far is undone.</summary>
+    /// reserved and not in a live allocation, and (see <see cref="CheckActionTargets"/>) actions may call
+    /// only the runtime's wrapper functions or code in finalized memory: anything else is an error before
+    /// any byte is written. On a failing action everything done so far is undone.</summary>
     public unsafe ExecutorAddr Finalize(FinalizeRequest request)
     {
         ExecutorAddr handle = request.Segments.Count > 0 ? request.Segments[0].Address : default;
@@ -148,7 +152,7 @@ public sealed class ExecutorMemory
         bool Callable(ExecutorAddr f) =>
             Wrappers.Contains(f.Value) || ExecutorAddressSpace.IsFinalizedCode(f) ||
             request.Segments.Any(s => (s.Prot & MemProt.Exec) != 0 && f >= s.Address && f.Value - s.Address.Value < s.Size);
-        foreach (var action in request.Actions)
+        foreach (var action in CheckActionTargets ? request.Actions : [])
         {
             if (!action.Finalize.Function.IsNull && !Callable(action.Finalize.Function))
                 throw new LinkError($"executor: finalize action at {action.Finalize.Function} is neither a runtime function nor finalized code");

@@ -16,7 +16,8 @@ namespace OrcSharp.Executor.TargetProcess;
 /// </summary>
 public static unsafe class ExecutorServices
 {
-    public static ExecutorMemory Memory { get; } = new();
+    /// <summary>The memory of remote controllers, whose actions are checked.</summary>
+    public static ExecutorMemory Memory { get; } = new() { CheckActionTargets = true };
 
     /// <summary>Sends a running program's exit status to the controller; set by the server before it
     /// calls <see cref="RunProgramWrapper"/>, which never returns.</summary>
