@@ -95,6 +95,22 @@ public class ControllerTimeoutTests
         Assert.DoesNotContain('\u001b', line);
     }
 
+    /// <summary>A Setup the controller cannot work with is one line, not a crash further on.</summary>
+    [Theory]
+    [InlineData("x86_64-unknown-linux-gnu", 0UL, "page size 0 is not a power of two from 4 KiB to 1 MiB")]
+    [InlineData("x86_64\nlinux", 4096UL, @"target triple 'x86_64\nlinux' is not a target triple")]
+    public void APeerWithAnUnusableSetup(string triple, ulong pageSize, string why)
+    {
+        using var fake = new FakeExecutor(peer =>
+        {
+            peer.Send(SimpleRemoteOpcode.Setup, 0, default, new ExecutorSetupInfo(triple, pageSize, new Dictionary<string, byte[]>(),
+                new Dictionary<string, ExecutorAddr>()).Encode());
+            FakeExecutor.ReadUntilClosed(peer);
+        });
+        var r = RunAgainst(fake, out _);
+        Assert.Equal((1, $"orcsharp: error: executor: bad setup message: {why}\n"), (r.ExitCode, r.StderrText));
+    }
+
     /// <summary>A child executor that stops answering is given up on, and killed: no child is left behind.</summary>
     [Fact]
     public void ASilentChildExecutorIsKilled()

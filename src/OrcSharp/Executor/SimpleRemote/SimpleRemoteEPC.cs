@@ -66,17 +66,20 @@ public sealed class SimpleRemoteEPC : IExecutorControl
                 throw new LinkError("executor does not authenticate, so it cannot prove it knows the token (give no token to use an executor started with --insecure-no-auth)");
             if (_setup.BootstrapMap.TryGetValue(ExecutorLimits.MaxCallsInFlightKey, out var calls))
                 _callSlots = new SemaphoreSlim((int)Math.Clamp(new SpsReader(calls).U64(), 1, int.MaxValue));
+            var memory = new SlabMemoryManager(new RemoteMemoryAccess(this), (uint)_setup.PageSize);
+            if (_setup.BootstrapMap.TryGetValue(SimpleRemoteExecutorServer.InitialSlabKey, out var slab))
+            {
+                var r = new SpsReader(slab);
+                memory.AddReservedSlab(Placement.NearLibraries, r.Addr(), r.U64());
+            }
+            MemoryManager = memory;
         }
         catch (Exception e) when (e is LinkError or IOException)
         {
             Abort();
+            // The reader's "malformed" errors here are about the bootstrap map's entries.
+            if (e.Message.StartsWith("malformed", StringComparison.Ordinal)) throw new LinkError($"executor: bad setup message: {e.Message}");
             throw;
-        }
-        MemoryManager = new SlabMemoryManager(new RemoteMemoryAccess(this), (uint)_setup.PageSize);
-        if (_setup.BootstrapMap.TryGetValue(SimpleRemoteExecutorServer.InitialSlabKey, out var slab))
-        {
-            var r = new SpsReader(slab);
-            ((SlabMemoryManager)MemoryManager).AddReservedSlab(Placement.NearLibraries, r.Addr(), r.U64());
         }
     }
 
@@ -149,16 +152,19 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         try
         {
             var info = ExecutorSetupInfo.Decode(setup.Payload);
-            CheckTriple(info.TargetTriple);
+            Check(info);
             return info;
         }
         catch (LinkError e) { Abort(); throw new LinkError($"executor: bad setup message: {e.Message}"); }
     }
 
-    static void CheckTriple(string triple)
+    /// <summary>What the rest of the controller relies on: a printable triple, a sane page size.</summary>
+    static void Check(ExecutorSetupInfo info)
     {
-        if (triple.Length is 0 or > 100 || triple.Any(c => c is <= ' ' or > '~'))
-            throw new LinkError($"target triple '{PeerText.OneLine(triple, 100)}' is not a target triple");
+        if (info.TargetTriple.Length is 0 or > 100 || info.TargetTriple.Any(c => c is <= ' ' or > '~'))
+            throw new LinkError($"target triple '{PeerText.OneLine(info.TargetTriple, 100)}' is not a target triple");
+        if (info.PageSize is < 4096 or > (1 << 20) || (info.PageSize & (info.PageSize - 1)) != 0)
+            throw new LinkError($"page size {info.PageSize} is not a power of two from 4 KiB to 1 MiB");
     }
 
     /// <summary>Answers the executor's challenge, checks its proof, and takes the full Setup it then sends.</summary>
@@ -173,8 +179,13 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         var full = r.Bytes().ToArray();
         if (!ExecutorAuthentication.CheckProof(token, nonce, controllerNonce, proof))
             throw new LinkError("executor could not prove that it knows the token");
-        var info = ExecutorSetupInfo.Decode(full);
-        CheckTriple(info.TargetTriple);
+        ExecutorSetupInfo info;
+        try
+        {
+            info = ExecutorSetupInfo.Decode(full);
+            Check(info);
+        }
+        catch (LinkError e) { throw new LinkError($"executor: bad setup message: {e.Message}"); }
         _setup = info;
     }
 
