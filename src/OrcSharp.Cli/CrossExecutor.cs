@@ -16,7 +16,7 @@ static class CrossExecutor
     /// <summary>The prefix of the Debian cross tools for a target ("aarch64-linux-gnu-").</summary>
     public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
 
-    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment)
+    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment, RemoteExecutorOptions? options = null)
     {
         string qemu = $"/usr/bin/qemu-{arch}";
         string sysroot = $"/usr/{arch}-linux-gnu";
@@ -28,7 +28,7 @@ static class CrossExecutor
         var args = new List<string> { "-L", sysroot };
         foreach (var (k, v) in environment) { args.Add("-E"); args.Add($"{k}={v}"); }
         args.AddRange([executor, "executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"]);
-        return SimpleRemoteEPC.Spawn(qemu, args);
+        return SimpleRemoteEPC.Spawn(qemu, args, options: options ?? RunCommand.RemoteOptions());
     }
 
     static string BuildIfNeeded(string arch)

@@ -64,9 +64,12 @@ public static class Program
           --show-addrs   the final address of every symbol, section, GOT entry and stub, on stderr
           --show-graph   every section, block, symbol and edge of the link after fixups, on stderr
           --oop          run in a child executor process (linking stays here)
-          --connect H:P  run in the executor listening at H:P
+          --connect ADDR run in the executor listening at HOST:PORT or unix:PATH
+          --token-file F the executor's token for --connect over TCP (or ORCSHARP_EXECUTOR_TOKEN)
           --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
-               orcsharp executor (--stdio | --listen 127.0.0.1:PORT)
+               orcsharp executor (--stdio | --listen [HOST:]PORT | --listen unix:PATH) [--allow-remote]
+                                 [--token-file FILE | --insecure-no-auth] [--max-message-size N[K|M|G]]
+                                 [--max-calls-in-flight N] [--handshake-timeout SECONDS]
                orcsharp jitlink [llvm-jitlink options] INPUT... [-args ARG...]   (orcsharp jitlink --help)
 
         """;

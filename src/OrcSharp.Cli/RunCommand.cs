@@ -91,13 +91,33 @@ public static class RunCommand
 
     static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve)
     {
-        if (o.Connect is not null) return SimpleRemoteEPC.ConnectTcp(o.Connect);
+        if (o.Connect is not null) return ConnectExecutor(o.Connect, o.TokenFile);
         if (!o.OutOfProcess) return new InProcessExecutorControl();
         var env = new Dictionary<string, string>();
         if (tlsReserve > 0) env["GLIBC_TUNABLES"] = StaticTlsExhaustedError.TunablesWithReserve(tlsReserve);
         if (cross is not null) return CrossExecutor.Spawn(cross, env);
         string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
-        return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env);
+        return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env, RemoteOptions());
+    }
+
+    /// <summary>Connects to a listening executor (HOST:PORT or unix:PATH). Over TCP the token comes from
+    /// <paramref name="tokenFile"/> or ORCSHARP_EXECUTOR_TOKEN.</summary>
+    internal static SimpleRemoteEPC ConnectExecutor(string address, string? tokenFile)
+    {
+        var endpoint = ExecutorEndpoint.Parse(address);
+        if (endpoint.IsUnix && tokenFile is not null) throw new LinkError("--token-file goes with TCP: a Unix socket is protected by its file mode");
+        var token = endpoint.IsUnix ? null : tokenFile is not null ? ExecutorToken.ReadFile(tokenFile) : ExecutorToken.FromEnvironment();
+        return SimpleRemoteEPC.Connect(endpoint, RemoteOptions() with { Token = token });
+    }
+
+    /// <summary>ORCSHARP_EXECUTOR_TIMEOUT (seconds) bounds the executor's setup and each service call.</summary>
+    internal static RemoteExecutorOptions RemoteOptions()
+    {
+        const string variable = "ORCSHARP_EXECUTOR_TIMEOUT";
+        if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } text) return new RemoteExecutorOptions();
+        if (!double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out double s) || s <= 0 || s > 86400)
+            throw new LinkError($"{variable}='{text}' is not a number of seconds");
+        return new RemoteExecutorOptions { SetupTimeout = TimeSpan.FromSeconds(s), ServiceTimeout = TimeSpan.FromSeconds(s) };
     }
 
     static void WriteStats(RunOptions o, IExecutorControl ex, LinkedUnit unit, double compileMs, double loadMs, double totalMs)

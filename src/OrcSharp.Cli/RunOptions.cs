@@ -22,6 +22,8 @@ public sealed class RunOptions
     public bool ShowAddrs { get; set; }
     public bool OutOfProcess { get; set; }
     public string? Connect { get; set; }
+    /// <summary>The executor token for --connect over TCP (else ORCSHARP_EXECUTOR_TOKEN).</summary>
+    public string? TokenFile { get; set; }
     /// <summary>The architecture the program runs on (--target); another than this machine's means a
     /// cross executor under qemu-user.</summary>
     public string? Target { get; set; }
@@ -54,6 +56,7 @@ public sealed class RunOptions
                 case "--show-addrs": o.ShowAddrs = true; break;
                 case "--oop": o.OutOfProcess = true; break;
                 case "--connect": o.Connect = Value(a); break;
+                case "--token-file": o.TokenFile = Value(a); break;
                 case "--target":
                     o.Target = Value(a) switch
                     {
@@ -73,6 +76,7 @@ public sealed class RunOptions
             }
         }
         if (o.Inputs.Count == 0) throw new LinkError("no input files");
+        if (o.TokenFile is not null && o.Connect is null) throw new LinkError("--token-file goes with --connect");
         return o;
     }
 

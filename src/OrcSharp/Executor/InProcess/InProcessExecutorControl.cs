@@ -53,6 +53,6 @@ public sealed class InProcessExecutorControl : IExecutorControl
         public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size) => memory.Commit(addr, size);
         public ExecutorAddr Finalize(FinalizeRequest request) => memory.Finalize(request);
         public void Deallocate(ReadOnlySpan<ExecutorAddr> handles) => memory.Deallocate(handles);
-        public void Release(ExecutorAddr addr, ulong size) => ExecutorMemory.Decommit(addr, size);
+        public void Release(ExecutorAddr addr, ulong size) => ExecutorMemory.Release(addr, size);
     }
 }

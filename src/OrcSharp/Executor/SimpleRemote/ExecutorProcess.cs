@@ -26,6 +26,7 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
 
     readonly int _pid;
     int? _waitStatus;
+    public int Id => _pid;
     public Stream ToExecutor { get; }
     public Stream FromExecutor { get; }
 

@@ -38,8 +38,7 @@ public static unsafe class CopyRelocationRuntime
             {
                 string name = r.String();
                 ulong orig = r.U64(), copy = r.U64(), len = r.U64();
-                // In bounds: orig and copy are the library symbol and the link's copy block, both of the
-                // symbol's size (the controller sized the copy from the loader's own symbol table).
+                Check(name, new ExecutorAddr(orig), new ExecutorAddr(copy), len);
                 if (install) Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
                 // Copied back only if the program changed it: library data that is read-only (typeinfo
                 // and vtables in RELRO, const data) cannot be written, and did not change.
@@ -53,6 +52,17 @@ public static unsafe class CopyRelocationRuntime
         {
             return CWrapperFunctionResult.From(new SpsWriter().Error($"copy relocation: {e.Message}").WrittenSpan);
         }
+    }
+
+    /// <summary>The original must be a library data symbol at least as big as the copy, and the copy must
+    /// lie in writable memory this executor finalized: the bytes moved are the controller's to choose,
+    /// the places they move between are not.</summary>
+    static void Check(string name, ExecutorAddr orig, ExecutorAddr copy, ulong len)
+    {
+        if (SymbolLookup.Describe([orig])[0] is not { IsData: true } d || d.Size < len)
+            throw new LinkError($"'{name}': {orig} is not a library variable of at least {len} bytes");
+        if (ExecutorAddressSpace.FindFinalized(copy, len, MemProt.Read | MemProt.Write) is null)
+            throw new LinkError($"'{name}': the copy at {copy} ({len} bytes) is not in writable finalized memory");
     }
 
     [StructLayout(LayoutKind.Sequential)]

@@ -37,9 +37,13 @@ public static unsafe class ProgramRunner
         return status; // not reached
     }
 
+    /// <summary>The argv of an empty command line, {NULL}: one for the life of the process, since an
+    /// initializer may keep the pointer it is given.</summary>
+    static readonly nint* EmptyArgv = (nint*)NativeMemory.AllocZeroed(1, (nuint)sizeof(nint));
+
     public static void RunInitializers(IReadOnlyList<ExecutorAddr> initializers, Func<string, nint> libcSymbol)
     {
-        var argv = (nint*)NativeMemory.AllocZeroed(1, (nuint)sizeof(nint));
+        var argv = EmptyArgv;
         nint environPtr = libcSymbol("environ");
         nint envp = environPtr == 0 ? 0 : *(nint*)environPtr;
         foreach (var init in initializers) ((delegate* unmanaged<int, nint*, nint, void>)init.Value)(0, argv, envp);

@@ -19,11 +19,41 @@ public static unsafe class TlsModuleRuntime
     /// StaticTlsAlignment.c). A block that needs more is refused whatever the reserve.</summary>
     const ulong StaticTlsAlignment = 64;
 
+    /// <summary>Largest block accepted: far beyond any real program, small enough to be no threat.</summary>
+    const ulong MaxBlockSize = 1UL << 30;
+
+    /// <summary>Handles of the modules created and not yet released: all that <see cref="Release"/> accepts.
+    /// Also the lock of everything here, held from memfd to dlopen and around dlclose.</summary>
+    static readonly HashSet<ulong> Live = new();
+
+    /// <summary>
+    /// The modules still loaded, in the order glibc placed them in static TLS, each above the one before.
+    /// glibc takes back static TLS space only from the top (a dlclose of the block at the end of the used
+    /// area), so a module closed under a newer one that is still in use would leave a hole for the life
+    /// of the process, and links and removals that interleave (two JITDylibs linking on two threads)
+    /// would run out of space. A released module is therefore closed only once every module above it is
+    /// released too: then they all go, from the top down, and the space is reused. (A host that always
+    /// keeps a newer link while removing an older one still never frees space: glibc allocates only at
+    /// the top.)
+    /// </summary>
+    static readonly List<(nint Handle, bool Released)> Placed = new();
+
     public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
+        if (alignment == 0 || (alignment & (alignment - 1)) != 0)
+            throw new LinkError($"executor: thread-local storage alignment {alignment} is not a power of two");
+        if (alignment > ExecutorMemory.PageSize)
+            throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
+        if ((ulong)initialImage.Length > memSize || memSize > MaxBlockSize)
+            throw new LinkError($"executor: thread-local storage block of {memSize} bytes with a {initialImage.Length}-byte initial image is not possible");
         ushort machine = HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
         var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
+        // One module at a time, so the order of Placed is the order of the blocks in static TLS.
+        lock (Live) return Load(file, memSize, alignment);
+    }
 
+    static TlsModule Load(byte[] file, ulong memSize, ulong alignment)
+    {
         int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);
         if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
         nint handle;
@@ -89,10 +119,30 @@ public static unsafe class TlsModuleRuntime
         // In bounds: the slot lies inside the module's one load segment (TlsModuleImage places the TLS
         // image after it), which the loader mapped at l_addr.
         long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
+        Live.Add((ulong)handle);
+        Placed.Add((handle, false));
         return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
     }
 
-    public static void Release(ExecutorAddr handle) => LibC.dlclose((nint)handle.Value);
+    /// <summary>Releases a module this runtime created; any other handle is an error. It is closed
+    /// (dlclose) as soon as no module above it in static TLS is in use (see <see cref="Placed"/>).</summary>
+    public static void Release(ExecutorAddr handle)
+    {
+        lock (Live)
+        {
+            if (!Live.Remove(handle.Value)) throw new LinkError($"executor: no thread-local storage module has handle {handle}");
+            int i = Placed.FindIndex(p => p.Handle == (nint)handle.Value);
+            Placed[i] = (Placed[i].Handle, true);
+            while (Placed.Count > 0 && Placed[^1].Released)
+            {
+                LibC.dlclose(Placed[^1].Handle);
+                Placed.RemoveAt(Placed.Count - 1);
+            }
+        }
+    }
+
+    /// <summary>Modules released but still loaded under one in use (for tests and diagnostics).</summary>
+    public static int ReleasedButLoaded { get { lock (Live) return Placed.Count(p => p.Released); } }
 
     public static byte[] EncodeReleaseArgument(ExecutorAddr handle) => new SpsWriter().Addr(handle).ToArray();
 
