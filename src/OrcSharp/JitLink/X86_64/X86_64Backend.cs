@@ -112,6 +112,8 @@ public sealed class X86_64Backend : ILinkBackend
 
     public void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table) => GlobalOffsetTable.DefineIfReferenced(graph, table);
 
+    public Symbol CreateStub(LinkGraph graph, Symbol slot, string? name) => X86_64GotStubBuilder.AddStub(graph, slot, name);
+
     public BackendPassResult BuildGotAndStubs(LinkGraph graph)
     {
         X86_64TlsRelaxation.Run(graph);
@@ -172,7 +174,9 @@ public sealed class X86_64Backend : ILinkBackend
         }
     }
 
-    static ExecutorAddr StubFinalTarget(Symbol stub) => stub.Block!.Edges[0].Target.Block!.Edges[0].Target.Address;
+    /// <summary>The stub's first edge leads to its GOT entry, whose edge leads to the real target.</summary>
+    static ExecutorAddr StubFinalTarget(Symbol stub) =>
+        stub.Block!.Edges[0].Target.Block is { Edges.Count: > 0 } slot ? slot.Edges[0].Target.Address : default;
 
     /// <summary>GOT-load relaxation (psABI B.2): "mov foo@GOTPCREL(%rip), %reg" becomes "lea foo(%rip), %reg";
     /// "call/jmp *foo@GOTPCREL(%rip)" become direct, when foo is in reach of a 32-bit displacement.</summary>
