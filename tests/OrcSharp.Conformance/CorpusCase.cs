@@ -16,6 +16,7 @@ public sealed record CorpusCase(string Name, Language Language, IReadOnlyList<st
         ["weak_common"] = (["-fcommon"], [], [], false),
         ["libm"] = ([], ["m"], [], false),
         ["hello"] = ([], [], ["alpha", "beta gamma"], false),
+        ["entry_layout"] = ([], [], ["one", "two words", ""], false),
     };
 
     string Short => Name[(Name.IndexOf('/') + 1)..];

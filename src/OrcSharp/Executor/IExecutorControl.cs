@@ -71,7 +71,8 @@ public interface IExecutorControl : ITlsModuleHost, IDisposable
     /// atexit handlers and finalizers run and stdio is flushed. In-process this does not return.</summary>
     int RunProgram(ProgramStart start);
 
-    /// <summary>Runs initializers as dlopen does: each gets (argc, argv, envp) of an empty command line.</summary>
+    /// <summary>Runs initializers as dlopen does: each gets the process's own (argc, argv, envp), with the
+    /// auxiliary vector after envp as the kernel lays it out.</summary>
     void RunInitializers(IReadOnlyList<ExecutorAddr> initializers);
 
     /// <summary>Tears down a JITDylib's runtime state as dlclose does: its finalizers run in the given

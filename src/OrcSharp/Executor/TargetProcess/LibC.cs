@@ -33,6 +33,7 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib)] public static partial int close(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup(int fd);
     [LibraryImport(Lib)] public static partial int getpagesize();
+    [LibraryImport(Lib)] public static partial ulong getauxval(ulong type);
     [LibraryImport(Lib)] public static partial void exit(int status);
     [LibraryImport(Lib)] public static partial int fflush(nint stream);
     /// <summary>Instruction-cache maintenance after writing code (a no-op need on x86-64); libgcc has it.</summary>
