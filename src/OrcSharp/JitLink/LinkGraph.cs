@@ -103,6 +103,9 @@ public sealed class Symbol
     public SymbolScope Scope { get; set; }
     public bool IsCallable { get; set; }
     public bool IsThreadLocal { get; set; }
+    /// <summary>An indirect function (STT_GNU_IFUNC): its block and offset are its resolver's until the
+    /// platform gives it the stub that stands for it (Platform/IndirectFunctions).</summary>
+    public bool IsIndirectFunction { get; set; }
     /// <summary>Input that defines (or, for externals, first references) this symbol, for error messages.</summary>
     public string? Origin { get; set; }
 

@@ -22,6 +22,7 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.RegisterEhFrame] = W(&EhFrameRuntime.RegisterWrapper),
         [BootstrapNames.ReleaseTlsModule] = W(&TlsModuleRuntime.ReleaseWrapper),
         [BootstrapNames.DeregisterEhFrame] = W(&EhFrameRuntime.DeregisterWrapper),
+        [BootstrapNames.ResolveIndirectFunctions] = W(&IndirectFunctionRuntime.ResolveWrapper),
     };
 
     static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);
