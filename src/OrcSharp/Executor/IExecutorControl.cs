@@ -32,6 +32,7 @@ public static class BootstrapNames
     public const string Lookup = "orcsharp_lookup";
     public const string Describe = "orcsharp_describe";
     public const string CreateTlsModule = "orcsharp_create_tls_module";
+    public const string ImportThreadLocals = "orcsharp_import_thread_locals";
     public const string RunInitializers = "orcsharp_run_initializers";
     public const string RunDeinitializers = "orcsharp_run_deinitializers";
     public const string RunProgram = "orcsharp_run_program";

@@ -45,33 +45,34 @@ public static class JitLinker
         var sw = Stopwatch.StartNew();
         // External addresses are known before layout (everything they name already exists in the
         // executor), so passes can decide between direct references, stubs and copies.
-        ResolveExternals(graph, resolve);
-        if (stats is not null) { stats.ResolveMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
-
-        foreach (var p in plugins) p.PrePrune(graph);
-        var passResult = backend.BuildGotAndStubs(graph);
-        var tlsImage = ThreadLocalImage.Compute(graph);
-        if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
-        if (stats is not null) { stats.PassesMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
-
-        var placement = passResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
-        SegmentLayout layout;
-        InFlightAlloc alloc;
-        for (int attempt = 0; ; attempt++)
-        {
-            layout = SegmentLayout.Compute(graph);
-            alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
-            layout.AssignAddresses(alloc);
-            bool changed = backend.AddRangeExtensions(graph);
-            foreach (var p in plugins) changed |= p.PostAllocation(graph);
-            // A second layout can push another branch out of reach; a third settles any real program.
-            if (!changed || attempt >= 2) break;
-            alloc.Abandon();
-        }
-        TlsModule? tlsModule = null;
-        bool tlsOwnedByAllocation = false;
+        var modules = new List<TlsModule>(2);
+        bool modulesOwnedByAllocation = false;
+        InFlightAlloc? alloc = null;
         try
         {
+            if (ResolveExternals(graph, resolve, tls) is { } imported) modules.Add(imported);
+            if (stats is not null) { stats.ResolveMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+
+            foreach (var p in plugins) p.PrePrune(graph);
+            var passResult = backend.BuildGotAndStubs(graph);
+            var tlsImage = ThreadLocalImage.Compute(graph);
+            if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
+            if (stats is not null) { stats.PassesMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+
+            var placement = passResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
+            SegmentLayout layout;
+            for (int attempt = 0; ; attempt++)
+            {
+                layout = SegmentLayout.Compute(graph);
+                alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
+                layout.AssignAddresses(alloc);
+                bool changed = backend.AddRangeExtensions(graph);
+                foreach (var p in plugins) changed |= p.PostAllocation(graph);
+                // A second layout can push another branch out of reach; a third settles any real program.
+                if (!changed || attempt >= 2) break;
+                alloc.Abandon();
+                alloc = null;
+            }
             if (stats is not null) { stats.LayoutAllocMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
 
             var gotBase = GlobalOffsetTable.FindBase(graph)?.Address ?? default;
@@ -81,15 +82,17 @@ public static class JitLinker
                 // The initial image must hold its final bytes before the thread library copies it into
                 // every thread; code that addresses TLS needs the module's offset, so it is fixed up after.
                 var initialImage = tlsImage.BuildInitialImage(backend, ctx);
-                tlsModule = tls!.CreateTlsModule(initialImage, tlsImage.MemSize, tlsImage.Alignment);
+                var tlsModule = tls!.CreateTlsModule(initialImage, tlsImage.MemSize, tlsImage.Alignment);
+                modules.Add(tlsModule);
                 graph.TlsModule = tlsModule;
                 ctx = ctx with { TlsModule = tlsModule };
             }
             var work = layout.ContentBlocks;
+            var inflight = alloc;
             ParallelLink.For(work.Count, i =>
             {
                 var (block, segment, offset) = work[i];
-                var mem = alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
+                var mem = inflight.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
                 block.Content.Span.CopyTo(mem);
                 if (block.Edges.Count > 0) backend.ApplyFixups(block, mem, ctx);
             }, minItemsPerTask: 16);
@@ -105,45 +108,65 @@ public static class JitLinker
             ReadOnlyMemory<byte> FixedUp(Block b)
             {
                 var (seg, off) = layout.Where(b);
-                return alloc.WorkingMemory(seg).Slice((int)off, (int)b.Size).ToArray();
+                return inflight.WorkingMemory(seg).Slice((int)off, (int)b.Size).ToArray();
             }
             foreach (var p in plugins) p.PostFixup(graph, FixedUp);
             var actions = new List<AllocActionCallPair>();
-            // First in, so its release runs last, after every other dealloc action.
-            if (tlsModule is { } m) actions.Add(new AllocActionCallPair(default, tls!.ReleaseAction(m)));
+            // First in, so their release runs last, after every other dealloc action.
+            foreach (var m in modules) actions.Add(new AllocActionCallPair(default, tls!.ReleaseAction(m)));
             foreach (var p in plugins) p.AddFinalizeActions(graph, actions);
-            tlsOwnedByAllocation = true;
+            modulesOwnedByAllocation = true;
             var result = alloc.Finalize(actions);
             if (stats is not null) stats.FinalizeMs += sw.Elapsed.TotalMilliseconds;
             return result;
         }
         catch
         {
-            alloc.Abandon();
-            if (tlsModule is { } m && !tlsOwnedByAllocation) tls!.ReleaseTlsModule(m);
+            alloc?.Abandon();
+            if (!modulesOwnedByAllocation) foreach (var m in modules) tls!.ReleaseTlsModule(m);
             throw;
         }
     }
 
-    static void ResolveExternals(LinkGraph graph, ExternalResolver resolve)
+    /// <summary>Resolves every external. Thread-locals that neither this JITDylib's earlier links (whose
+    /// offsets the resolver gives) nor anything else defines are looked for in the executor's shared
+    /// libraries, whose blocks then join static TLS: returns the module that holds them there.</summary>
+    static TlsModule? ResolveExternals(LinkGraph graph, ExternalResolver resolve, ITlsModuleHost? tls)
     {
-        if (graph.ExternalSymbols.Count == 0) return;
+        if (graph.ExternalSymbols.Count == 0) return null;
         var addrs = resolve(graph.ExternalSymbols);
         List<Symbol>? missing = null;
+        List<int>? libraryThreadLocals = null;
         for (int i = 0; i < addrs.Length; i++)
         {
             var s = graph.ExternalSymbols[i];
             if (addrs[i] is { } a) s.Offset = a.Value;
+            else if (s.IsThreadLocal && tls is not null) (libraryThreadLocals ??= new()).Add(i);
             else if (s.Linkage == Linkage.Weak) s.Offset = 0;
             else (missing ??= new()).Add(s);
         }
+        TlsModule? imported = null;
+        if (libraryThreadLocals is not null)
+        {
+            var imports = tls!.ImportThreadLocals(libraryThreadLocals.Select(i => graph.ExternalSymbols[i].Name!).ToList());
+            imported = imports.Module;
+            for (int j = 0; j < libraryThreadLocals.Count; j++)
+            {
+                var s = graph.ExternalSymbols[libraryThreadLocals[j]];
+                if (imports.ThreadPointerOffsets[j] is { } tp) s.Offset = (ulong)tp;
+                else if (s.Linkage == Linkage.Weak) s.Offset = 0;
+                else (missing ??= new()).Add(s);
+            }
+        }
         if (missing is not null)
         {
+            if (imported is { } m) tls!.ReleaseTlsModule(m);
             var first = missing[0];
-            if (first.IsThreadLocal)
-                throw new LinkError($"thread-local symbol '{first.Name}', referenced by {first.Origin}, is not defined by JIT'd code (thread-locals of shared libraries are not supported)");
             string more = missing.Count > 1 ? $" (and {missing.Count - 1} more: {string.Join(", ", missing.Skip(1).Take(5).Select(m => m.Name))}{(missing.Count > 6 ? ", ..." : "")})" : "";
+            if (first.IsThreadLocal)
+                throw new LinkError($"thread-local symbol '{first.Name}', referenced by {first.Origin}, is not defined by JIT'd code or by any loaded shared library{more}");
             throw new LinkError($"undefined symbol '{first.Name}', referenced by {first.Origin}{more}");
         }
+        return imported;
     }
 }

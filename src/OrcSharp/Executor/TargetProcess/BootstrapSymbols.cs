@@ -14,6 +14,7 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.Lookup] = W(&ExecutorServices.LookupWrapper),
         [BootstrapNames.Describe] = W(&ExecutorServices.DescribeWrapper),
         [BootstrapNames.CreateTlsModule] = W(&ExecutorServices.CreateTlsModuleWrapper),
+        [BootstrapNames.ImportThreadLocals] = W(&TlsModuleRuntime.ImportWrapper),
         [BootstrapNames.RunInitializers] = W(&ExecutorServices.RunInitializersWrapper),
         [BootstrapNames.RunDeinitializers] = W(&ExecutorServices.RunDeinitializersWrapper),
         [BootstrapNames.RunProgram] = W(&ExecutorServices.RunProgramWrapper),
