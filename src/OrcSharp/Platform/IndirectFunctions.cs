@@ -36,7 +36,9 @@ public sealed class IndirectFunctions(IExecutorControl executor, ILinkBackend ba
             if (function.Kind != SymbolKind.Defined)
                 throw new LinkError($"{function.Origin}: indirect function '{function.DisplayName}' is not defined in a loaded section");
             var resolver = Symbol.Defined(function.Name + " (resolver)", function.Block!, function.Offset, function.Size, Linkage.Strong, SymbolScope.Local, true);
-            var slotBlock = new Block(slots, new byte[8], 8, 8, false, "<linker>", "IFUNC slot");
+            // Both stay through dead-stripping: the action calls the one and fills the other.
+            function.Block!.KeepAlive = true;
+            var slotBlock = new Block(slots, new byte[8], 8, 8, false, "<linker>", "IFUNC slot") { KeepAlive = true };
             slots.Blocks.Add(slotBlock);
             var slot = Symbol.Defined(null, slotBlock, 0, 8, Linkage.Strong, SymbolScope.Local, false);
             var stub = backend.CreateStub(graph, slot, function.Name);

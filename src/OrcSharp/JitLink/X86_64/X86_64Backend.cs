@@ -114,10 +114,10 @@ public sealed class X86_64Backend : ILinkBackend
 
     public Symbol CreateStub(LinkGraph graph, Symbol slot, string? name) => X86_64GotStubBuilder.AddStub(graph, slot, name);
 
-    public BackendPassResult BuildGotAndStubs(LinkGraph graph)
+    public BackendPassResult BuildGotAndStubs(LinkGraph graph, LinkOptions options)
     {
         X86_64TlsRelaxation.Run(graph);
-        return new X86_64GotStubBuilder(graph).Run();
+        return new X86_64GotStubBuilder(graph, options).Run();
     }
 
     public void ApplyFixups(Block block, Span<byte> mem, in FixupContext ctx)

@@ -18,9 +18,12 @@ sealed class X86_64GotStubBuilder
     readonly GlobalOffsetTable _got;
     readonly Dictionary<Symbol, Symbol> _stubs = new(ReferenceEqualityComparer.Instance);
 
-    public X86_64GotStubBuilder(LinkGraph graph)
+    readonly LinkOptions _options;
+
+    public X86_64GotStubBuilder(LinkGraph graph, LinkOptions options)
     {
         _graph = graph;
+        _options = options;
         _got = new GlobalOffsetTable(graph, (ushort)X86Edge.Pointer64);
     }
 
@@ -36,10 +39,15 @@ sealed class X86_64GotStubBuilder
                 switch ((X86Edge)e.Kind)
                 {
                     case X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16 or X86Edge.Pointer8:
-                        low32 |= e.Target.Kind != SymbolKind.Absolute;
+                        // An external whose address fits the field as it is (an absolute definition) is
+                        // used directly; a 32-bit one that does not gets a copy or a canonical stub in low
+                        // memory. A weak reference that resolved to nothing stays 0, as in a native link.
+                        low32 |= e.Target.Kind == SymbolKind.Defined ||
+                                 (e.Target.Kind == SymbolKind.External && e.Target.Offset != 0 &&
+                                  (X86Edge)e.Kind is (X86Edge.Pointer32 or X86Edge.Pointer32Signed) && X86_64Backend.Instance.IsOutOfRange(block, e));
                         break;
                     case X86Edge.BranchPCRel32:
-                        if (e.Target.Kind == SymbolKind.External)
+                        if (_options.BranchNeedsStub(e.Target))
                         {
                             e.Target = Stub(e.Target);
                             e.Kind = (ushort)X86Edge.BranchToStubBypassable;
