@@ -87,8 +87,9 @@ public sealed class X86_64Backend : ILinkBackend
         _ => false,
     };
 
-    public bool IsNarrowReference(ushort kind) => (X86Edge)kind is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16
-        or X86Edge.Pointer8 or X86Edge.Delta32 or X86Edge.Delta16 or X86Edge.Delta8;
+    // 32-bit fields only: a copy or a stub in the link's memory (below 2 GiB when such absolute
+    // references are present) reaches them; nothing a link places can serve a 16- or 8-bit field.
+    public bool IsNarrowReference(ushort kind) => (X86Edge)kind is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Delta32;
 
     public bool IsOutOfRange(Block block, in Edge e)
     {
