@@ -18,8 +18,9 @@ public sealed class LinkGraph
     public List<Symbol> ExternalSymbols { get; } = new();
     /// <summary>Symbols defined in this graph and visible to other graphs (scope Default).</summary>
     public List<Symbol> DefinedSymbols { get; } = new();
-    /// <summary>Named symbols local to their object (static functions and data), for inspection: checks,
-    /// graph dumps. Links never look them up.</summary>
+    /// <summary>Named symbols local to their object (static functions and data), for inspection (checks,
+    /// graph dumps) and for passes that must see every definition of a kind (indirect functions). Links
+    /// never look them up by name.</summary>
     public List<Symbol> LocalSymbols { get; } = new();
 
     public LinkGraph(string name, TargetArch arch) { Name = name; Arch = arch; }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using OrcSharp.Executor;
 using OrcSharp.Executor.TargetProcess;
 using OrcSharp.JitLink;
@@ -20,13 +19,11 @@ public sealed class IndirectFunctions(IExecutorControl executor, ILinkBackend ba
 
     public void PrePrune(LinkGraph graph)
     {
+        // Every indirect function has a name: the link's global and local symbol lists hold them all.
         List<Symbol>? found = null;
-        var seen = new HashSet<Symbol>(ReferenceEqualityComparer.Instance);
-        void Note(Symbol s) { if (s.IsIndirectFunction && seen.Add(s)) (found ??= new()).Add(s); }
-        foreach (var s in graph.DefinedSymbols) Note(s);
-        foreach (var section in graph.Sections)
-            foreach (var block in section.Blocks)
-                foreach (ref readonly var e in CollectionsMarshal.AsSpan(block.Edges)) Note(e.Target);
+        foreach (var list in new[] { graph.DefinedSymbols, graph.LocalSymbols })
+            foreach (var s in list)
+                if (s.IsIndirectFunction) (found ??= new()).Add(s);
         if (found is null) return;
 
         // Written by the executor after protection is applied, so the slots live in writable memory.
