@@ -16,6 +16,7 @@ public sealed record CorpusCase(string Name, Language Language, IReadOnlyList<st
         ["weak_common"] = (["-fcommon"], [], [], false),
         ["libm"] = ([], ["m"], [], false),
         ["hello"] = ([], [], ["alpha", "beta gamma"], false),
+        ["entry_layout"] = ([], [], ["one", "two words", ""], false),
     };
 
     string Short => Name[(Name.IndexOf('/') + 1)..];
@@ -62,7 +63,7 @@ public sealed record MatrixEntry(string Compiler, string Flags)
 /// <summary>The compiler × flags matrix of the corpus README.</summary>
 public static class BuildMatrix
 {
-    static readonly string[] CFlags = ["-O0", "-O2", "-O2 -fPIC", "-O2 -fno-pic"];
+    static readonly string[] CFlags = ["-O0", "-O2", "-O2 -fPIC", "-O2 -fno-pic", "-O0 -fno-pic"];
     static readonly string[] CxxFlags = ["-O0", "-O2", "-O2 -fPIC"];
     static readonly string[] TlsFlags =
     [
@@ -73,7 +74,8 @@ public static class BuildMatrix
     static readonly string[] GnuDialectFlags = ["-O2 -fPIC -mtls-dialect=gnu2", "-O0 -fPIC -mtls-dialect=gnu2"];
 
     /// <summary>The matrix for another architecture (the Debian cross compilers and clang's --target):
-    /// -O0 and -O2 as PIE, -O2 -fPIC, and -O2 -fno-pic for C; thread-local cases also with initial-exec.</summary>
+    /// -O0 and -O2 as PIE, -O2 -fPIC, and -O2 -fno-pic and -O0 -fno-pic for C; thread-local cases also
+    /// with initial-exec.</summary>
     public static List<MatrixEntry> ForCross(CorpusCase c, string arch)
     {
         string triple = $"{arch}-linux-gnu";
@@ -82,7 +84,7 @@ public static class BuildMatrix
             : new[] { ($"{triple}-g++", ""), ("clang++-14", $"--target={triple} ") };
         // As in the native matrix, -fno-pic is a C build only.
         var flags = new List<string> { "-O0", "-O2", "-O2 -fPIC" };
-        if (c.Language == Language.C) flags.Add("-O2 -fno-pic");
+        if (c.Language == Language.C) flags.AddRange(["-O2 -fno-pic", "-O0 -fno-pic"]);
         if (c.UsesThreadLocals) flags.Add("-O2 -fPIC -ftls-model=initial-exec");
         return compilers.SelectMany(cc => flags.Select(f => new MatrixEntry(cc.Item1, cc.Item2 + f))).ToList();
     }

@@ -79,6 +79,11 @@ public sealed class FuzzExecutor : IExecutorControl
         return new TlsModule(new ExecutorAddr(0x7d00_0000_0000), 2, -(long)size);
     }
 
+    /// <summary>Every name is a library thread-local at a stable fake offset below the thread pointer, so
+    /// inputs that reach them exercise the relocations that use them; nothing is loaded.</summary>
+    public TlsImports ImportThreadLocals(IReadOnlyList<string> names) =>
+        new(null, names.Select(n => (long?)-(long)(0x1000 + (Fnv(n) & 0xff) * 16)).ToArray());
+
     public void ReleaseTlsModule(TlsModule module) { }
     public int RunProgram(ProgramStart start) => throw new InvalidOperationException("the fuzz executor runs nothing");
     public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers) => throw new InvalidOperationException("the fuzz executor runs nothing");

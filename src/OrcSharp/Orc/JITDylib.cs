@@ -168,24 +168,28 @@ public sealed class JITDylib
     }
 
     /// <summary>Externals resolve first to earlier links of this JITDylib, then to its shared libraries
-    /// in link order (one batched executor lookup).</summary>
+    /// in link order (one batched executor lookup). A thread-local resolves to its offset from the thread
+    /// pointer when JIT'd code defines it; the linker brings in those of shared libraries (by name, never
+    /// with dlsym, which would pin a library's block in dynamic TLS), once the libraries are loaded.</summary>
     ExecutorAddr?[] ResolveExternals(IReadOnlyList<Symbol> externals)
     {
         var result = new ExecutorAddr?[externals.Count];
         var remoteNames = new List<string>();
         var remoteIndex = new List<int>();
+        bool libraryThreadLocals = false;
         for (int i = 0; i < externals.Count; i++)
         {
-            // A thread-local resolves to its offset from the thread pointer, and only to JIT'd ones.
             if (externals[i].IsThreadLocal)
             {
                 if (_threadLocals.TryGetValue(externals[i].Name!, out long tp)) result[i] = new ExecutorAddr((ulong)tp);
+                else libraryThreadLocals = true;
                 continue;
             }
             if (_symbols.TryGetValue(externals[i].Name!, out var d)) result[i] = d.Address;
             else { remoteNames.Add(externals[i].Name!); remoteIndex.Add(i); }
         }
-        if (remoteNames.Count > 0)
+        // A remote executor loads libraries with the next lookup: make sure that happens.
+        if (remoteNames.Count > 0 || libraryThreadLocals)
         {
             var found = _session.Executor.LookupSymbols(_libraries, remoteNames);
             for (int j = 0; j < found.Length; j++) result[remoteIndex[j]] = found[j];

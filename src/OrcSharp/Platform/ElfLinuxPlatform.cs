@@ -16,5 +16,7 @@ public sealed class ElfLinuxPlatform(IExecutorControl executor, ILinkBackend bac
         initFini,
         new CopyRelocations(executor, backend),
         new EhFrameRegistration(executor),
+        // Last: its finalize action calls resolvers, which may read copied data or throw through eh-frames.
+        new IndirectFunctions(executor, backend),
     ];
 }

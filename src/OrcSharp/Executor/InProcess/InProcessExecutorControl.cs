@@ -42,6 +42,12 @@ public sealed class InProcessExecutorControl : IExecutorControl
     public TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment) =>
         TlsModuleRuntime.Create(initialImage, memSize, alignment);
 
+    public TlsImports ImportThreadLocals(IReadOnlyList<string> names)
+    {
+        var (handle, offsets) = TlsModuleRuntime.Import(names);
+        return new TlsImports(handle == 0 ? null : new TlsModule(new ExecutorAddr((ulong)handle), 0, 0), offsets);
+    }
+
     public void ReleaseTlsModule(TlsModule module) => TlsModuleRuntime.Release(module.Handle);
 
     public void Dispose() { }

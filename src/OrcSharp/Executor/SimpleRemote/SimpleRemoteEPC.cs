@@ -376,6 +376,12 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         return new TlsModule(r.Addr(), r.U64(), r.I64());
     }
 
+    public TlsImports ImportThreadLocals(IReadOnlyList<string> names)
+    {
+        var r = Expect(Call(BootstrapNames.ImportThreadLocals, TargetProcess.TlsModuleRuntime.EncodeImportArgument(names)), "thread-locals of shared libraries");
+        return TargetProcess.TlsModuleRuntime.DecodeImportResult(ref r, names.Count);
+    }
+
     public void ReleaseTlsModule(TlsModule module)
     {
         var call = ((ITlsModuleHost)this).ReleaseAction(module);

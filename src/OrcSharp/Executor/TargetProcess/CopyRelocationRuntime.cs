@@ -10,9 +10,17 @@ namespace OrcSharp.Executor.TargetProcess;
 /// the variable, and every loaded library's GOT entry for that name is pointed at the copy so the library
 /// and the JIT'd code share one variable. Undoing it copies the value back and restores the GOT entries.
 /// Argument (SPS): sequence of (name: string, original: addr, copy: addr, size: u64).
+/// A variable's aliases (environ and __environ, program_invocation_name and __progname_full: the names
+/// libc's own code uses) are redirected with it, as the native linker defines them at the copy too.
 /// </summary>
 public static unsafe class CopyRelocationRuntime
 {
+    /// <summary>Variables that live in a copy now: original address → copy.</summary>
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> Live = new();
+
+    /// <summary>Where a library variable lives now: its copy, if JIT'd code has one, else itself.</summary>
+    public static nint CurrentAddress(nint original) => Live.TryGetValue((ulong)original, out ulong copy) ? (nint)copy : original;
+
     public static CWrapperFunctionResult Apply(byte* arg, nuint size) => Run(arg, size, install: true);
     public static CWrapperFunctionResult Undo(byte* arg, nuint size) => Run(arg, size, install: false);
 
@@ -44,7 +52,9 @@ public static unsafe class CopyRelocationRuntime
                 // and vtables in RELRO, const data) cannot be written, and did not change.
                 else if (!new ReadOnlySpan<byte>((void*)copy, checked((int)len)).SequenceEqual(new ReadOnlySpan<byte>((void*)orig, (int)len)))
                     Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
-                RedirectGotEntries(name, install ? orig : copy, install ? copy : orig);
+                RedirectGotEntries(name, install ? orig : copy, install ? copy : orig, len);
+                if (install) Live[orig] = copy;
+                else Live.TryRemove(orig, out _);
             }
             return CWrapperFunctionResult.From(new SpsWriter().Error(null).WrittenSpan);
         }
@@ -65,29 +75,21 @@ public static unsafe class CopyRelocationRuntime
             throw new LinkError($"'{name}': the copy at {copy} ({len} bytes) is not in writable finalized memory");
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    struct DlPhdrInfo { public ulong Addr; public nint Name; public nint Phdr; public ushort PhNum; }
+    sealed class Request { public byte[] Name = Array.Empty<byte>(); public ulong From, To, Size; public int Patched; }
 
-    [StructLayout(LayoutKind.Sequential)]
-    struct Phdr { public uint Type, Flags; public ulong Offset, VAddr, PAddr, FileSz, MemSz, Align; }
-
-    [DllImport("libc.so.6")] static extern int dl_iterate_phdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
-
-    sealed class Request { public byte[] Name = Array.Empty<byte>(); public ulong From, To; public int Patched; }
-
-    static void RedirectGotEntries(string name, ulong from, ulong to)
+    static void RedirectGotEntries(string name, ulong from, ulong to, ulong size)
     {
-        var req = new Request { Name = Encoding.UTF8.GetBytes(name), From = from, To = to };
+        var req = new Request { Name = Encoding.UTF8.GetBytes(name), From = from, To = to, Size = size };
         var h = GCHandle.Alloc(req);
-        try { dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
+        try { LibC.dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
         finally { h.Free(); }
     }
 
     [UnmanagedCallersOnly]
-    static int Visit(DlPhdrInfo* info, nuint infoSize, nint data)
+    static int Visit(LibC.DlPhdrInfo* info, nuint infoSize, nint data)
     {
         var req = (Request)GCHandle.FromIntPtr(data).Target!;
-        var phdrs = new ReadOnlySpan<Phdr>((void*)info->Phdr, info->PhNum);
+        var phdrs = new ReadOnlySpan<LibC.Phdr>((void*)info->Phdr, info->PhNum);
         ulong dyn = 0, relroStart = 0, relroEnd = 0;
         foreach (ref readonly var ph in phdrs)
         {
@@ -135,11 +137,12 @@ public static unsafe class CopyRelocationRuntime
             if (type != GlobDat && type != Abs64) continue;
             uint symIndex = (uint)(r[1] >> 32);
             if (symIndex == 0) continue;
-            uint nameOff = *(uint*)(symtab + symIndex * 24UL);
-            var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + nameOff));
-            if (!symName.SequenceEqual(req.Name)) continue;
+            var sym = (byte*)(symtab + symIndex * 24UL);
+            var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + *(uint*)sym));
             // In bounds: the slot is where the library's own dynamic relocation (read from the loader's
-            // mapping of it) says its GOT entry for this name is; it is written only if it holds `From`.
+            // mapping of it) says its GOT entry is; it is written only if it holds `From`.
+            // The name itself, or an alias: another name for the same object (same size, same address).
+            if (!symName.SequenceEqual(req.Name) && *(ulong*)(sym + 16) != req.Size) continue;
             var slot = (ulong*)(baseAddr + r[0]);
             bool addend = type == Abs64 || AddendInGlobDat;
             if (*slot != req.From + (addend ? (ulong)(long)r[2] : 0UL)) continue;

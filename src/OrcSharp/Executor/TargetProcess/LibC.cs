@@ -33,8 +33,16 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib)] public static partial int close(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup(int fd);
     [LibraryImport(Lib)] public static partial int getpagesize();
+    [LibraryImport(Lib)] public static partial ulong getauxval(ulong type);
     [LibraryImport(Lib)] public static partial void exit(int status);
     [LibraryImport(Lib)] public static partial int fflush(nint stream);
+    [StructLayout(LayoutKind.Sequential)]
+    public struct DlPhdrInfo { public ulong Addr; public nint Name; public nint Phdr; public ushort PhNum; }
+
+    [StructLayout(LayoutKind.Sequential)]
+    public struct Phdr { public uint Type, Flags; public ulong Offset, VAddr, PAddr, FileSz, MemSz, Align; }
+
+    [LibraryImport(Lib)] public static partial int dl_iterate_phdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
     /// <summary>Instruction-cache maintenance after writing code (a no-op need on x86-64); libgcc has it.</summary>
     [LibraryImport("libgcc_s.so.1")] public static partial void __clear_cache(nint begin, nint end);
 

@@ -42,17 +42,7 @@ public static class TlsModuleImage
         var b = new byte[fileSize];
         var s = b.AsSpan();
 
-        // ELF header.
-        s[0] = 0x7f; s[1] = (byte)'E'; s[2] = (byte)'L'; s[3] = (byte)'F';
-        s[4] = ElfAbi.ClassElf64; s[5] = ElfAbi.DataLsb; s[6] = 1;
-        BinaryPrimitives.WriteUInt16LittleEndian(s[16..], ElfAbi.EtDyn);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[18..], machine);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], 1);
-        BinaryPrimitives.WriteUInt64LittleEndian(s[32..], phOff);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[52..], EhdrSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[54..], PhdrSize);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[56..], PhdrCount);
-        BinaryPrimitives.WriteUInt16LittleEndian(s[58..], 64);
+        WriteElfHeader(s, machine, PhdrCount);
 
         // The loader writes relocated addresses into .dynamic, so the one load segment is writable.
         Phdr(s[phOff..], PtLoad, PfR | PfW, 0, fileSize, fileSize, 0x1000);
@@ -91,6 +81,82 @@ public static class TlsModuleImage
 
         initialImage.CopyTo(s[(int)tlsOff..]);
         return b;
+    }
+
+    /// <summary>
+    /// A shared object with no thread-local block of its own that imports thread-locals of loaded shared
+    /// libraries: one undefined STT_TLS symbol and one TP-relative relocation per name. Resolving them
+    /// makes the loader move each defining library's TLS block into static TLS (as for a library a
+    /// native executable reaches with initial-exec code), and write each symbol's offset from the thread
+    /// pointer into its 8-byte slot: name i's is at <paramref name="firstSlot"/> + 8 i (module-relative).
+    /// The loader looks the names up in the global scope.
+    /// </summary>
+    public static byte[] BuildImports(IReadOnlyList<string> names, ushort machine, out int firstSlot)
+    {
+        const int phCount = 3, dynCount = 9;
+        int n = names.Count;
+        var strtab = new List<byte> { 0 };
+        var nameOffsets = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            nameOffsets[i] = strtab.Count;
+            strtab.AddRange(System.Text.Encoding.UTF8.GetBytes(names[i]));
+            strtab.Add(0);
+        }
+        const int dynOff = EhdrSize + PhdrSize * phCount, hashOff = dynOff + DynSize * dynCount;
+        int symOff = Align8(hashOff + 4 * (3 + n + 1));
+        int strOff = symOff + 24 * (n + 1);
+        int relaOff = Align8(strOff + strtab.Count);
+        int slotsOff = firstSlot = relaOff + 24 * n;
+        int fileSize = slotsOff + 8 * n;
+        var b = new byte[fileSize];
+        var s = b.AsSpan();
+        WriteElfHeader(s, machine, phCount);
+        Phdr(s[EhdrSize..], PtLoad, PfR | PfW, 0, (ulong)fileSize, (ulong)fileSize, 0x1000);
+        Phdr(s[(EhdrSize + PhdrSize)..], PtDynamic, PfR | PfW, dynOff, DynSize * dynCount, DynSize * dynCount, 8);
+        Phdr(s[(EhdrSize + 2 * PhdrSize)..], PtGnuStack, PfR | PfW, 0, 0, 0, 16);
+
+        ReadOnlySpan<(long Tag, int Value)> dynamic =
+        [
+            (DtHash, hashOff), (DtStrtab, strOff), (DtSymtab, symOff), (DtStrsz, strtab.Count), (DtSyment, 24),
+            (DtRela, relaOff), (DtRelasz, 24 * n), (DtRelaent, 24), (DtNull, 0),
+        ];
+        for (int d = 0; d < dynamic.Length; d++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(s[(dynOff + d * DynSize)..], dynamic[d].Tag);
+            BinaryPrimitives.WriteUInt64LittleEndian(s[(dynOff + d * DynSize + 8)..], (ulong)dynamic[d].Value);
+        }
+        // SysV hash: one empty bucket (nothing is defined here), a chain entry per symbol.
+        BinaryPrimitives.WriteUInt32LittleEndian(s[hashOff..], 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[(hashOff + 4)..], (uint)(n + 1));
+        strtab.ToArray().CopyTo(s[strOff..]);
+        uint type = machine == ElfAbi.EmAArch64 ? RAArch64TlsTprel64 : RX86_64TpOff64;
+        for (int i = 0; i < n; i++)
+        {
+            var sym = s[(symOff + 24 * (i + 1))..];
+            BinaryPrimitives.WriteUInt32LittleEndian(sym, (uint)nameOffsets[i]);
+            sym[4] = (byte)((ElfAbi.StbGlobal << 4) | ElfAbi.SttTls); // undefined (st_shndx 0)
+            var rela = s[(relaOff + 24 * i)..];
+            BinaryPrimitives.WriteUInt64LittleEndian(rela, (ulong)(slotsOff + 8 * i));
+            BinaryPrimitives.WriteUInt64LittleEndian(rela[8..], ((ulong)(i + 1) << 32) | type);
+        }
+        return b;
+    }
+
+    static int Align8(int x) => (x + 7) & ~7;
+
+    static void WriteElfHeader(Span<byte> s, ushort machine, int phCount)
+    {
+        s[0] = 0x7f; s[1] = (byte)'E'; s[2] = (byte)'L'; s[3] = (byte)'F';
+        s[4] = ElfAbi.ClassElf64; s[5] = ElfAbi.DataLsb; s[6] = 1;
+        BinaryPrimitives.WriteUInt16LittleEndian(s[16..], ElfAbi.EtDyn);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[18..], machine);
+        BinaryPrimitives.WriteUInt32LittleEndian(s[20..], 1);
+        BinaryPrimitives.WriteUInt64LittleEndian(s[32..], EhdrSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[52..], EhdrSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[54..], PhdrSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[56..], (ushort)phCount);
+        BinaryPrimitives.WriteUInt16LittleEndian(s[58..], 64);
     }
 
     static void Phdr(Span<byte> p, uint type, uint flags, ulong offset, ulong fileSize, ulong memSize, ulong align)

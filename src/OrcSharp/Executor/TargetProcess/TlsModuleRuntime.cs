@@ -46,22 +46,92 @@ public static unsafe class TlsModuleRuntime
             throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
         if ((ulong)initialImage.Length > memSize || memSize > MaxBlockSize)
             throw new LinkError($"executor: thread-local storage block of {memSize} bytes with a {initialImage.Length}-byte initial image is not possible");
-        ushort machine = HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
-        var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
+        var file = TlsModuleImage.Build(initialImage, memSize, alignment, Machine);
         // One module at a time, so the order of Placed is the order of the blocks in static TLS.
-        lock (Live) return Load(file, memSize, alignment);
+        lock (Live) return CreateLocked(file, memSize, alignment);
     }
 
-    static TlsModule Load(byte[] file, ulong memSize, ulong alignment)
+    static TlsModule CreateLocked(byte[] file, ulong memSize, ulong alignment)
     {
+        nint handle = Load(file, out string? err);
+        if (handle == 0)
+        {
+            err ??= "unknown dynamic loader error";
+            if (err.Contains("static TLS", StringComparison.Ordinal) && alignment > StaticTlsAlignment)
+                throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
+            if (err.Contains("static TLS", StringComparison.Ordinal))
+                throw new StaticTlsExhaustedError(memSize + alignment, "glibc: cannot allocate memory in static TLS block");
+            throw new LinkError($"executor: loading the thread-local storage module failed: {err}");
+        }
+
+        nuint modid = 0;
+        if (LibC.dlinfo(handle, RtldDiTlsModid, &modid) != 0 || modid == 0)
+        {
+            LibC.dlclose(handle);
+            throw new LinkError("executor: the dynamic loader gave the thread-local storage module no module id");
+        }
+        // The loader resolved the module's own TP-relative relocation: read the block's offset from the
+        // thread pointer (the same in every thread) from the slot.
+        long tpOffset = *(long*)(LoadAddress(handle) + TlsModuleImage.ThreadPointerOffsetSlot);
+        Placed.Add((handle, false));
+        Live.Add((ulong)handle);
+        return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
+    }
+
+    static ushort Machine => HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
+
+    /// <summary>
+    /// Thread-locals defined by loaded shared libraries, for JIT'd code: a module that imports them
+    /// (<see cref="TlsModuleImage.BuildImports"/>) moves each defining library's block into static TLS
+    /// and reports every name's offset from the thread pointer, valid in every thread. Names no loaded
+    /// library defines come back as null (the loader names one per attempt; the rest are tried again).
+    /// Nothing here may look such a name up with dlsym first: a thread that allocated a library's block
+    /// dynamically pins it there, and glibc then refuses to move it.
+    /// </summary>
+    public static (nint Handle, long?[] Offsets) Import(IReadOnlyList<string> names)
+    {
+        lock (Live) return ImportLocked(names);
+    }
+
+    static (nint Handle, long?[] Offsets) ImportLocked(IReadOnlyList<string> names)
+    {
+        var offsets = new long?[names.Count];
+        var pending = Enumerable.Range(0, names.Count).ToList();
+        while (pending.Count > 0)
+        {
+            var file = TlsModuleImage.BuildImports(pending.Select(i => names[i]).ToList(), Machine, out int firstSlot);
+            nint handle = Load(file, out string? err);
+            if (handle != 0)
+            {
+                nint loadAddress = LoadAddress(handle);
+                for (int j = 0; j < pending.Count; j++) offsets[pending[j]] = *(long*)(loadAddress + firstSlot + 8 * j);
+                Placed.Add((handle, false));
+                Live.Add((ulong)handle);
+                return (handle, offsets);
+            }
+            err ??= "unknown dynamic loader error";
+            const string Undefined = "undefined symbol: ";
+            int at = err.IndexOf(Undefined, StringComparison.Ordinal);
+            string missing = at < 0 ? "" : err[(at + Undefined.Length)..].Split(',')[0].Trim();
+            int index = pending.FindIndex(i => names[i] == missing);
+            if (index >= 0) { pending.RemoveAt(index); continue; }
+            if (err.Contains("static TLS", StringComparison.Ordinal))
+                throw new StaticTlsExhaustedError(LoadedThreadLocalBytes(), "glibc: cannot allocate memory in static TLS block for the thread-locals of shared libraries");
+            throw new LinkError($"executor: reaching the thread-locals of shared libraries failed: {err}");
+        }
+        return (0, offsets);
+    }
+
+    /// <summary>dlopen of an in-memory shared object (a memfd); 0 and the loader's message on failure.</summary>
+    static nint Load(byte[] file, out string? error)
+    {
+        error = null;
         int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);
         if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
         nint handle;
-        string? err = null;
         var held = new List<int>();
         try
         {
-            // In bounds: each write takes the rest of `file` from offset `done` < file.Length.
             fixed (byte* p = file)
             {
                 nint done = 0;
@@ -85,43 +155,46 @@ public static unsafe class TlsModuleRuntime
             }
             handle = LibC.dlopen(path, LibC.RtldNow | LibC.RtldLocal);
             // Read the message before any other native call: binding one lazily goes through the loader.
-            if (handle == 0) err = LibC.LastDlError();
+            if (handle == 0) error = LibC.LastDlError();
         }
         finally
         {
             LibC.close(fd);
             foreach (int h in held) LibC.close(h);
         }
-        if (handle == 0)
-        {
-            err ??= "unknown dynamic loader error";
-            if (err.Contains("static TLS", StringComparison.Ordinal) && alignment > StaticTlsAlignment)
-                throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
-            if (err.Contains("static TLS", StringComparison.Ordinal))
-                throw new StaticTlsExhaustedError(memSize + alignment, "glibc: cannot allocate memory in static TLS block");
-            throw new LinkError($"executor: loading the thread-local storage module failed: {err}");
-        }
+        return handle;
+    }
 
-        nuint modid = 0;
-        if (LibC.dlinfo(handle, RtldDiTlsModid, &modid) != 0 || modid == 0)
-        {
-            LibC.dlclose(handle);
-            throw new LinkError("executor: the dynamic loader gave the thread-local storage module no module id");
-        }
-        // The loader resolved the module's own TP-relative relocation: read the block's offset from the
-        // thread pointer (the same in every thread) from the slot. l_addr is link_map's first field.
+    /// <summary>The module's load address (l_addr, link_map's first field): slots are relative to it.</summary>
+    static nint LoadAddress(nint handle)
+    {
         nint* linkMap = null;
         if (LibC.dlinfo(handle, RtldDiLinkmap, &linkMap) != 0 || linkMap == null)
         {
             LibC.dlclose(handle);
             throw new LinkError("executor: the dynamic loader did not describe the thread-local storage module");
         }
-        // In bounds: the slot lies inside the module's one load segment (TlsModuleImage places the TLS
-        // image after it), which the loader mapped at l_addr.
-        long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
-        Live.Add((ulong)handle);
-        Placed.Add((handle, false));
-        return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
+        return linkMap[0];
+    }
+
+    /// <summary>An upper bound of what moving libraries' blocks into static TLS can take: every loaded
+    /// object's PT_TLS size plus its alignment (the loader does not say which library it was moving).</summary>
+    static ulong LoadedThreadLocalBytes()
+    {
+        ulong total = 0;
+        LibC.dl_iterate_phdr(&AddTlsSize, (nint)(&total));
+        return total;
+    }
+
+    [UnmanagedCallersOnly]
+    static int AddTlsSize(LibC.DlPhdrInfo* info, nuint size, nint data)
+    {
+        for (int i = 0; i < info->PhNum; i++)
+        {
+            var ph = (LibC.Phdr*)info->Phdr + i;
+            if (ph->Type == 7) *(ulong*)data += ph->MemSz + ph->Align; // PT_TLS
+        }
+        return 0;
     }
 
     /// <summary>Releases a module this runtime created; any other handle is an error. It is closed
@@ -145,6 +218,51 @@ public static unsafe class TlsModuleRuntime
     public static int ReleasedButLoaded { get { lock (Live) return Placed.Count(p => p.Released); } }
 
     public static byte[] EncodeReleaseArgument(ExecutorAddr handle) => new SpsWriter().Addr(handle).ToArray();
+
+    // Import service. Argument (SPS): names. Result: error flag, then fits: bool; if it fits, the
+    // module handle and (found: bool, offset: i64) per name; if not, the bytes needed and the message.
+    public static byte[] EncodeImportArgument(IReadOnlyList<string> names)
+    {
+        var w = new SpsWriter(16 + 32 * names.Count).U64((ulong)names.Count);
+        foreach (var n in names) w.String(n);
+        return w.ToArray();
+    }
+
+    /// <summary>Reads an import result (after its error flag); throws <see cref="StaticTlsExhaustedError"/>
+    /// when the executor had no room.</summary>
+    public static TlsImports DecodeImportResult(ref SpsReader r, int count)
+    {
+        if (!r.Bool()) throw new StaticTlsExhaustedError(r.U64(), "the executor's glibc: cannot allocate memory in static TLS block for the thread-locals of shared libraries");
+        var handle = r.Addr();
+        var offsets = new long?[r.Count(9)];
+        if (offsets.Length != count) throw new LinkError("executor: thread-locals of shared libraries: wrong number of results");
+        for (int i = 0; i < offsets.Length; i++)
+        {
+            bool found = r.Bool();
+            long offset = r.I64();
+            if (found) offsets[i] = offset;
+        }
+        return new TlsImports(handle.IsNull ? null : new TlsModule(handle, 0, 0), offsets);
+    }
+
+    /// <summary>The import service (SPS argument: names).</summary>
+    [UnmanagedCallersOnly]
+    public static CWrapperFunctionResult ImportWrapper(byte* arg, nuint size)
+    {
+        var w = new SpsWriter();
+        try
+        {
+            var r = new SpsReader(new ReadOnlySpan<byte>(arg, checked((int)size)));
+            var names = new string[r.Count(8)];
+            for (int i = 0; i < names.Length; i++) names[i] = r.String();
+            var (handle, offsets) = Import(names);
+            w.Error(null).Bool(true).Addr(new ExecutorAddr((ulong)handle)).U64((ulong)offsets.Length);
+            foreach (var o in offsets) w.Bool(o is not null).I64(o ?? 0);
+        }
+        catch (StaticTlsExhaustedError e) { w = new SpsWriter().Error(null).Bool(false).U64(e.RequiredBytes); }
+        catch (LinkError e) { w = new SpsWriter().Error(e.Message); }
+        return CWrapperFunctionResult.From(w.WrittenSpan);
+    }
 
     /// <summary>Dealloc action: releases the module (SPS argument: its handle).</summary>
     [UnmanagedCallersOnly]

@@ -121,8 +121,6 @@ public sealed class ElfObjectUnit
                 }
                 continue;
             }
-            if (type == ElfAbi.SttGnuIfunc)
-                throw Elf.Error($"symbol '{Elf.SymbolName(s)}' is an indirect function (STT_GNU_IFUNC), which is not supported");
             string name = local && shndx == ElfAbi.ShnUndef ? "" : Elf.SymbolName(s);
             var scope = local ? SymbolScope.Local : s.Visibility is ElfAbi.StvHidden or ElfAbi.StvInternal ? SymbolScope.Hidden : SymbolScope.Default;
             var linkage = s.Binding == ElfAbi.StbWeak || s.Binding == ElfAbi.StbGnuUnique ? Linkage.Weak : Linkage.Strong;
@@ -162,6 +160,7 @@ public sealed class ElfObjectUnit
             }
             else continue; // defined in a section that is not loaded (debug info ...)
             sym.IsThreadLocal = threadLocal;
+            sym.IsIndirectFunction = type == ElfAbi.SttGnuIfunc; // resolved by Platform/IndirectFunctions
             sym.Origin = DisplayName;
             _symbols[i] = sym;
         }
