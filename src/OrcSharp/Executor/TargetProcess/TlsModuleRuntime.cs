@@ -22,45 +22,8 @@ public static unsafe class TlsModuleRuntime
     public static TlsModule Create(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
         ushort machine = HostArchitecture.IsArm64 ? ElfAbi.EmAArch64 : ElfAbi.EmX86_64;
-        var file = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
-
-        int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);
-        if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
-        nint handle;
-        string? err = null;
-        var held = new List<int>();
-        try
-        {
-            fixed (byte* p = file)
-            {
-                nint done = 0;
-                while (done < file.Length)
-                {
-                    nint n = LibC.write(fd, p + done, (nuint)(file.Length - done));
-                    if (n <= 0) throw new LinkError($"executor: writing the TLS module failed: {LibC.ErrnoText()}");
-                    done += n;
-                }
-            }
-            // The loader recognizes objects by name before it looks at the file, so a name that a module
-            // still loaded has used (same descriptor number, earlier memfd) must not be reused.
-            string path = $"/proc/self/fd/{fd}";
-            for (nint old; (old = LibC.dlopen(path, LibC.RtldLazy | LibC.RtldNoload)) != 0;)
-            {
-                LibC.dlclose(old);
-                held.Add(fd);
-                fd = LibC.dup(fd);
-                if (fd < 0) throw new LinkError($"executor: dup failed: {LibC.ErrnoText()}");
-                path = $"/proc/self/fd/{fd}";
-            }
-            handle = LibC.dlopen(path, LibC.RtldNow | LibC.RtldLocal);
-            // Read the message before any other native call: binding one lazily goes through the loader.
-            if (handle == 0) err = LibC.LastDlError();
-        }
-        finally
-        {
-            LibC.close(fd);
-            foreach (int h in held) LibC.close(h);
-        }
+        var module = TlsModuleImage.Build(initialImage, memSize, alignment, machine);
+        nint handle = InMemoryLibrary.Load(module.File, "orcsharp-tls", LibC.RtldNow | LibC.RtldLocal, out string? err);
         if (handle == 0)
         {
             err ??= "unknown dynamic loader error";
@@ -85,7 +48,7 @@ public static unsafe class TlsModuleRuntime
             LibC.dlclose(handle);
             throw new LinkError("executor: the dynamic loader did not describe the thread-local storage module");
         }
-        long tpOffset = *(long*)(linkMap[0] + TlsModuleImage.ThreadPointerOffsetSlot);
+        long tpOffset = *(long*)(linkMap[0] + module.ThreadPointerOffsetSlot);
         return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
     }
 
