@@ -50,21 +50,13 @@ public static unsafe class CopyRelocationRuntime
         }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    struct DlPhdrInfo { public ulong Addr; public nint Name; public nint Phdr; public ushort PhNum; }
-
-    [StructLayout(LayoutKind.Sequential)]
-    struct Phdr { public uint Type, Flags; public ulong Offset, VAddr, PAddr, FileSz, MemSz, Align; }
-
-    [DllImport("libc.so.6")] static extern int dl_iterate_phdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
-
     sealed class Request { public byte[] Name = Array.Empty<byte>(); public ulong From, To; public int Patched; }
 
     static void RedirectGotEntries(string name, ulong from, ulong to)
     {
         var req = new Request { Name = Encoding.UTF8.GetBytes(name), From = from, To = to };
         var h = GCHandle.Alloc(req);
-        try { dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
+        try { LibC.dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
         finally { h.Free(); }
     }
 
@@ -72,7 +64,7 @@ public static unsafe class CopyRelocationRuntime
     static int Visit(DlPhdrInfo* info, nuint infoSize, nint data)
     {
         var req = (Request)GCHandle.FromIntPtr(data).Target!;
-        var phdrs = new ReadOnlySpan<Phdr>((void*)info->Phdr, info->PhNum);
+        var phdrs = new ReadOnlySpan<ElfProgramHeader>((void*)info->Phdr, info->PhNum);
         ulong dyn = 0, relroStart = 0, relroEnd = 0;
         foreach (ref readonly var ph in phdrs)
         {
