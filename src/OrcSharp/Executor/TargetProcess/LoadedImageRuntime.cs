@@ -19,7 +19,7 @@ public sealed record LoadedImageRequest(
 {
     public byte[] Encode()
     {
-        var w = new SpsWriter(Stub.Length + 128);
+        var w = new SpsWriter(8 + 8 + System.Text.Encoding.UTF8.GetByteCount(Name) + 8 + Stub.Length + 4 * 8 + 8 + 20 * Segments.Count + 8);
         w.Addr(Key).String(Name).Bytes(Stub).U64(SymbolTableOffset).U64(SymbolCount).U64(EhFrameHeaderOffset).U64(EhFrameHeaderSize);
         w.U64((ulong)Segments.Count);
         foreach (var s in Segments) w.Addr(s.Address).U64(s.Size).U32(s.Flags);

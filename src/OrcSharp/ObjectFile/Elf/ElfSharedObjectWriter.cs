@@ -38,11 +38,12 @@ public sealed class ElfSharedObjectWriter(ushort machine)
 
     public void AddSymbol(ElfDynamicSymbol symbol) => _symbols.Add(symbol);
 
-    /// <summary>Adds a blob of bytes to the loaded image; returns its index into <see cref="ElfSharedObject.DataOffsets"/>.</summary>
-    public int AddData(ReadOnlySpan<byte> content, int alignment)
+    /// <summary>Adds a blob of bytes to the loaded image (the writer keeps the array until it is built);
+    /// returns its index into <see cref="ElfSharedObject.DataOffsets"/>.</summary>
+    public int AddData(byte[] content, int alignment)
     {
         if (alignment <= 0 || (alignment & (alignment - 1)) != 0) throw new ArgumentException("alignment must be a power of two");
-        _data.Add((content.ToArray(), alignment));
+        _data.Add((content, alignment));
         return _data.Count - 1;
     }
 
