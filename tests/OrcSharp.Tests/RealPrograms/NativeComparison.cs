@@ -21,15 +21,18 @@ static class NativeComparison
     }
 
     /// <summary>Runs the native program with argv[0] set to <paramref name="argv0"/>, as orcsharp run sets
-    /// it to its first input.</summary>
-    public static ProcessResult RunNative(string program, string argv0, string workDir) =>
-        ProcessRunner.Run("bash", ["-c", "exec -a \"$0\" \"$ORCSHARP_NATIVE_PROGRAM\"", argv0], workDir, 120000,
-            new() { ["ORCSHARP_NATIVE_PROGRAM"] = program });
+    /// it to its first input; another architecture's under qemu-user with the cross C library as its root.</summary>
+    public static ProcessResult RunNative(string program, string argv0, string workDir, string? target = null) =>
+        target is null
+            ? ProcessRunner.Run("bash", ["-c", "exec -a \"$0\" \"$ORCSHARP_NATIVE_PROGRAM\"", argv0], workDir, 120000,
+                new() { ["ORCSHARP_NATIVE_PROGRAM"] = program })
+            : ProcessRunner.Run($"qemu-{target}", ["-L", $"/usr/{target}-linux-gnu", "-0", argv0, program], workDir, 180000);
 
-    public static ProcessResult RunOrcsharp(string workDir, bool outOfProcess, IEnumerable<string> inputs)
+    public static ProcessResult RunOrcsharp(string workDir, bool outOfProcess, IEnumerable<string> inputs, string? target = null)
     {
         var args = new List<string> { "run" };
         if (outOfProcess) args.Add("--oop");
+        if (target is not null) { args.Add("--target"); args.Add(target); }
         args.AddRange(inputs);
         return ProcessRunner.Run(TestSupport.Orcsharp, args, workDir, 180000);
     }
