@@ -149,4 +149,20 @@ public unsafe class LoadedImageTests
         Assert.Equal((nint)jd.Lookup($"{tag}_add")!.Value.Value, dlsym(RtldDefault, $"{tag}_add"));
         session.RemoveJITDylib(jd);
     }
+
+    /// <summary>A debugger reads each in-memory object's name from the loader when dlopen notifies it and
+    /// opens that path itself: it must name the object (/proc/PID/fd/N), not one of the debugger's own
+    /// descriptors (/proc/self/fd/N made GDB block on its own pipe). A program with thread-locals loads
+    /// two such objects (TLS module and image).</summary>
+    [Fact]
+    public void GdbReadsTheLoaderListWithoutBlocking()
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileC(dir, "aborts", "#include <stdlib.h>\n__thread int t = 3;\nint main(void) { if (t == 3) abort(); return 0; }\n", "-O0");
+        string cli = Path.Combine(TestSupport.RepoRoot, ".cache", "orcsharp-cli", "OrcSharp.Cli");
+        Assert.Equal(0, TestSupport.RunOrcsharp("run", "--noexec", obj).ExitCode); // builds the CLI if needed
+        var r = OrcSharp.Conformance.ProcessRunner.Run("gdb", ["-batch", "-nx", "-ex", "run", "-ex", "bt 1", "--args", cli, "run", obj], dir, timeoutMs: 120000);
+        Assert.False(r.TimedOut, "gdb did not finish");
+        Assert.Contains("SIGABRT", r.StdoutText);
+    }
 }

@@ -4,8 +4,11 @@ namespace OrcSharp.Executor.TargetProcess;
 
 /// <summary>
 /// Loads a shared object that exists only in memory: written to an anonymous file (memfd) and opened
-/// by the dynamic loader through /proc/self/fd, then the descriptor is closed again (the mapping keeps
-/// the file alive). Nothing touches the file system.
+/// by the dynamic loader through /proc/PID/fd, then the descriptor is closed again (the mapping keeps
+/// the file alive). Nothing touches the file system. The path names the process by its id, not
+/// /proc/self: a debugger reads the new object's name from the loader when dlopen notifies it, and opens
+/// it in its own process, where /proc/self/fd/N is one of its own descriptors (GDB then blocks reading
+/// its own pipe); /proc/PID/fd/N is the object itself.
 /// </summary>
 public static unsafe class InMemoryLibrary
 {
@@ -35,14 +38,14 @@ public static unsafe class InMemoryLibrary
             }
             // The loader recognizes objects by name before it looks at the file, so a name that an object
             // still loaded has used (same descriptor number, earlier memfd) must not be reused.
-            path = $"/proc/self/fd/{fd}";
+            path = $"/proc/{Environment.ProcessId}/fd/{fd}";
             for (nint old; (old = LibC.dlopen(path, LibC.RtldLazy | LibC.RtldNoload)) != 0;)
             {
                 LibC.dlclose(old);
                 held.Add(fd);
                 fd = LibC.dup(fd);
                 if (fd < 0) throw new LinkError($"executor: dup failed: {LibC.ErrnoText()}");
-                path = $"/proc/self/fd/{fd}";
+                path = $"/proc/{Environment.ProcessId}/fd/{fd}";
             }
             nint handle = LibC.dlopen(path, mode);
             // Read the message before any other native call: binding one lazily goes through the loader.
