@@ -24,6 +24,8 @@ public static class BootstrapNames
     public const string DeregisterEhFrame = "orcsharp_deregister_eh_frame";
     public const string ReleaseTlsModule = "orcsharp_release_tls_module";
     public const string ResolveIndirectFunctions = "orcsharp_resolve_indirect_functions";
+    public const string RegisterImage = "orcsharp_register_image";
+    public const string DeregisterImage = "orcsharp_deregister_image";
     // Services a remote controller calls (SimpleRemoteEPC).
     public const string MemReserve = "orcsharp_mem_reserve";
     public const string MemFinalize = "orcsharp_mem_finalize";

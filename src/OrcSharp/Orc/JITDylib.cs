@@ -43,9 +43,11 @@ public sealed class JITDylib
     readonly Dictionary<string, long> _threadLocals = new(StringComparer.Ordinal);
     readonly List<LinkedUnit> _units = new();
 
-    internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; }
+    internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; ImageName = name; }
 
     public string Name { get; }
+    /// <summary>The name its links have as loaded images (dl_iterate_phdr's dlpi_name, dladdr's dli_fname).</summary>
+    public string ImageName { get; set; }
     public ExecutionSession Session => _session;
     /// <summary>The __dso_handle of the first unit still linked (what a program's exit handlers use).</summary>
     public ExecutorAddr DsoHandle { get { lock (_lock) return _units.Count > 0 ? _units[0].DsoHandle : default; } }
@@ -141,7 +143,7 @@ public sealed class JITDylib
         stats.EdgesMs = sw.Elapsed.TotalMilliseconds;
 
         var initFini = new InitFiniCollector();
-        var plugins = _session.Platform.PluginsForLink(initFini);
+        var plugins = _session.Platform.PluginsForLink(initFini, ImageName, builder.IsExportedToProcess);
         plugins.AddRange(_session.Plugins);
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor, _session.LinkOptions);
 
@@ -152,11 +154,8 @@ public sealed class JITDylib
         {
             if (s.IsThreadLocal && s.Name is { Length: > 0 } tn && s.Scope != SymbolScope.Local && builder.Graph.TlsModule is { } m)
                 _threadLocals[tn] = threadLocals[tn] = m.ThreadPointerOffset + (long)s.Address.Value;
-            // A thread-local's "address" is its offset in this link's TLS block, each unit's __dso_handle
-            // is its own, and so are its copies of hidden archive members: none is visible to later links.
-            if (s.Name is not { Length: > 0 } n || s.Scope == SymbolScope.Local || s.IsThreadLocal || ReferenceEquals(s, dso) ||
-                builder.IsPrivateArchiveDefinition(s)) continue;
-            _symbols[n] = names[n] = (s.Address, s.Scope);
+            if (!builder.IsVisibleToLaterLinks(s)) continue;
+            _symbols[s.Name!] = names[s.Name!] = (s.Address, s.Scope);
         }
         var unit = new LinkedUnit
         {

@@ -24,6 +24,8 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.ReleaseTlsModule] = W(&TlsModuleRuntime.ReleaseWrapper),
         [BootstrapNames.DeregisterEhFrame] = W(&EhFrameRuntime.DeregisterWrapper),
         [BootstrapNames.ResolveIndirectFunctions] = W(&IndirectFunctionRuntime.ResolveWrapper),
+        [BootstrapNames.RegisterImage] = W(&LoadedImageRuntime.RegisterWrapper),
+        [BootstrapNames.DeregisterImage] = W(&LoadedImageRuntime.DeregisterWrapper),
     };
 
     static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);

@@ -1,3 +1,5 @@
+using static OrcSharp.ObjectFile.Elf.ElfAbi;
+using OrcSharp.ObjectFile.Elf;
 using System.Runtime.InteropServices;
 using System.Text;
 using OrcSharp.Shared;
@@ -86,15 +88,15 @@ public static unsafe class CopyRelocationRuntime
     }
 
     [UnmanagedCallersOnly]
-    static int Visit(LibC.DlPhdrInfo* info, nuint infoSize, nint data)
+    static int Visit(DlPhdrInfo* info, nuint infoSize, nint data)
     {
         var req = (Request)GCHandle.FromIntPtr(data).Target!;
-        var phdrs = new ReadOnlySpan<LibC.Phdr>((void*)info->Phdr, info->PhNum);
+        var phdrs = new ReadOnlySpan<ElfProgramHeader>((void*)info->Phdr, info->PhNum);
         ulong dyn = 0, relroStart = 0, relroEnd = 0;
         foreach (ref readonly var ph in phdrs)
         {
-            if (ph.Type == 2) dyn = info->Addr + ph.VAddr;
-            else if (ph.Type == 0x6474e552) { relroStart = info->Addr + ph.VAddr; relroEnd = relroStart + ph.MemSz; }
+            if (ph.Type == ElfAbi.PtDynamic) dyn = info->Addr + ph.VAddr;
+            else if (ph.Type == ElfAbi.PtGnuRelro) { relroStart = info->Addr + ph.VAddr; relroEnd = relroStart + ph.MemSz; }
         }
         if (dyn == 0) return 0;
         ulong strtab = 0, symtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0;

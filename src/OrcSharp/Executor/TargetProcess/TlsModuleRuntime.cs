@@ -46,14 +46,14 @@ public static unsafe class TlsModuleRuntime
             throw new LinkError($"executor: thread-locals aligned to {alignment} bytes cannot be placed in static TLS, whose blocks glibc aligns to at most {StaticTlsAlignment} bytes in every thread");
         if ((ulong)initialImage.Length > memSize || memSize > MaxBlockSize)
             throw new LinkError($"executor: thread-local storage block of {memSize} bytes with a {initialImage.Length}-byte initial image is not possible");
-        var file = TlsModuleImage.Build(initialImage, memSize, alignment, Machine);
+        var module = TlsModuleImage.Build(initialImage, memSize, alignment, Machine);
         // One module at a time, so the order of Placed is the order of the blocks in static TLS.
-        lock (Live) return CreateLocked(file, memSize, alignment);
+        lock (Live) return CreateLocked(module, memSize, alignment);
     }
 
-    static TlsModule CreateLocked(byte[] file, ulong memSize, ulong alignment)
+    static TlsModule CreateLocked(TlsModuleFile module, ulong memSize, ulong alignment)
     {
-        nint handle = Load(file, out string? err);
+        nint handle = Load(module.File, out string? err);
         if (handle == 0)
         {
             err ??= "unknown dynamic loader error";
@@ -72,7 +72,7 @@ public static unsafe class TlsModuleRuntime
         }
         // The loader resolved the module's own TP-relative relocation: read the block's offset from the
         // thread pointer (the same in every thread) from the slot.
-        long tpOffset = *(long*)(LoadAddress(handle) + TlsModuleImage.ThreadPointerOffsetSlot);
+        long tpOffset = *(long*)(LoadAddress(handle) + module.ThreadPointerOffsetSlot);
         Placed.Add((handle, false));
         Live.Add((ulong)handle);
         return new TlsModule(new ExecutorAddr((ulong)handle), modid, tpOffset);
@@ -122,48 +122,9 @@ public static unsafe class TlsModuleRuntime
         return (0, offsets);
     }
 
-    /// <summary>dlopen of an in-memory shared object (a memfd); 0 and the loader's message on failure.</summary>
-    static nint Load(byte[] file, out string? error)
-    {
-        error = null;
-        int fd = LibC.memfd_create("orcsharp-tls", LibC.MfdCloexec);
-        if (fd < 0) throw new LinkError($"executor: memfd_create failed: {LibC.ErrnoText()}");
-        nint handle;
-        var held = new List<int>();
-        try
-        {
-            fixed (byte* p = file)
-            {
-                nint done = 0;
-                while (done < file.Length)
-                {
-                    nint n = LibC.write(fd, p + done, (nuint)(file.Length - done));
-                    if (n <= 0) throw new LinkError($"executor: writing the TLS module failed: {LibC.ErrnoText()}");
-                    done += n;
-                }
-            }
-            // The loader recognizes objects by name before it looks at the file, so a name that a module
-            // still loaded has used (same descriptor number, earlier memfd) must not be reused.
-            string path = $"/proc/self/fd/{fd}";
-            for (nint old; (old = LibC.dlopen(path, LibC.RtldLazy | LibC.RtldNoload)) != 0;)
-            {
-                LibC.dlclose(old);
-                held.Add(fd);
-                fd = LibC.dup(fd);
-                if (fd < 0) throw new LinkError($"executor: dup failed: {LibC.ErrnoText()}");
-                path = $"/proc/self/fd/{fd}";
-            }
-            handle = LibC.dlopen(path, LibC.RtldNow | LibC.RtldLocal);
-            // Read the message before any other native call: binding one lazily goes through the loader.
-            if (handle == 0) error = LibC.LastDlError();
-        }
-        finally
-        {
-            LibC.close(fd);
-            foreach (int h in held) LibC.close(h);
-        }
-        return handle;
-    }
+    /// <summary>dlopen of an in-memory shared object; 0 and the loader's message on failure.</summary>
+    static nint Load(byte[] file, out string? error) =>
+        InMemoryLibrary.Load(file, "orcsharp-tls", LibC.RtldNow | LibC.RtldLocal, out error);
 
     /// <summary>The module's load address (l_addr, link_map's first field): slots are relative to it.</summary>
     static nint LoadAddress(nint handle)
@@ -187,12 +148,12 @@ public static unsafe class TlsModuleRuntime
     }
 
     [UnmanagedCallersOnly]
-    static int AddTlsSize(LibC.DlPhdrInfo* info, nuint size, nint data)
+    static int AddTlsSize(DlPhdrInfo* info, nuint size, nint data)
     {
         for (int i = 0; i < info->PhNum; i++)
         {
-            var ph = (LibC.Phdr*)info->Phdr + i;
-            if (ph->Type == 7) *(ulong*)data += ph->MemSz + ph->Align; // PT_TLS
+            var ph = (ElfProgramHeader*)info->Phdr + i;
+            if (ph->Type == ElfAbi.PtTls) *(ulong*)data += ph->MemSz + ph->Align;
         }
         return 0;
     }
