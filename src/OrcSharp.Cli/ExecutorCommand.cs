@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OrcSharp.Executor.SimpleRemote;
+using OrcSharp.Executor.TargetProcess;
 using OrcSharp.Shared;
 
 namespace OrcSharp.Cli;
@@ -11,7 +12,7 @@ namespace OrcSharp.Cli;
 /// orcsharp executor: the process that runs JIT'd code for a controller elsewhere. --stdio speaks
 /// SimpleRemoteEPC on stdin/stdout; the program then gets the descriptors named by --program-stdout and
 /// --program-stdin (what "run --oop" passes), or stderr and /dev/null. --listen HOST:PORT serves one TCP
-/// connection.
+/// connection. Crash reports go to --crash-report-fd (or stderr); --no-backtrace leaves crashes alone.
 /// </summary>
 static partial class ExecutorCommand
 {
@@ -19,14 +20,15 @@ static partial class ExecutorCommand
     [LibraryImport("libc.so.6")] private static partial int fcntl(int fd, int cmd, int arg);
     [LibraryImport("libc.so.6")] private static partial int close(int fd);
     [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
-    const int FDupfdCloexec = 1030;
+    const int FDupfdCloexec = 1030, FGetfl = 3, FSetfl = 4, FSetfd = 2, FdCloexec = 1, ONonblock = 0x800;
 
     public static int Execute(string[] args)
     {
         LauncherCheck.EnsureFresh();
         bool stdio = false;
         string? listen = null;
-        int programStdout = -1, programStdin = -1;
+        int programStdout = -1, programStdin = -1, crashReportFd = -1;
+        bool noBacktrace = false;
         for (int i = 0; i < args.Length; i++)
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new LinkError($"option {args[i]} needs a value");
@@ -37,6 +39,8 @@ static partial class ExecutorCommand
                 case "--listen": listen = Value(); break;
                 case "--program-stdout": programStdout = Fd(); break;
                 case "--program-stdin": programStdin = Fd(); break;
+                case "--crash-report-fd": crashReportFd = Fd(); break;
+                case "--no-backtrace": noBacktrace = true; break;
                 default: throw new LinkError($"unknown executor option '{args[i]}'");
             }
         }
@@ -68,6 +72,21 @@ static partial class ExecutorCommand
             var stream = client.GetStream();
             transport = new SimpleRemoteTransport(stream, stream);
         }
+        InstallCrashReport(noBacktrace, crashReportFd);
         return new SimpleRemoteExecutorServer(transport, Console.Error).Run();
+    }
+
+    /// <summary>Crash reports of the code this executor runs go to the controller's pipe when it gave one
+    /// (it prints its own error line first), else to stderr after a line of their own.</summary>
+    static void InstallCrashReport(bool noBacktrace, int fd)
+    {
+        if (noBacktrace) return;
+        if (fd >= 0)
+        {
+            // Not for the program's children, and never blocking the crashing process.
+            fcntl(fd, FSetfd, FdCloexec);
+            fcntl(fd, FSetfl, fcntl(fd, FGetfl, 0) | ONonblock);
+        }
+        CrashReport.Install(fd >= 0 ? fd : 2, fd >= 0 ? null : "orcsharp executor: error: program terminated by signal ");
     }
 }

@@ -51,6 +51,9 @@ public static class Program
           --oop          run in a child executor process (linking stays here)
           --connect H:P  run in the executor listening at H:P
           --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
+          --no-backtrace a crash ends as it does natively, without the crash report
+          --perf-map     write /tmp/perf-PID.map for perf (PID of the process running the code)
+          --jitdump      write jit-PID.dump for perf inject --jit (under $JITDUMPDIR or ~/.debug/jit)
                orcsharp executor (--stdio | --listen 127.0.0.1:PORT)
                orcsharp jitlink ARGS...
 

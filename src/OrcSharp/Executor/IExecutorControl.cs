@@ -23,6 +23,8 @@ public static class BootstrapNames
     public const string RegisterEhFrame = "orcsharp_register_eh_frame";
     public const string DeregisterEhFrame = "orcsharp_deregister_eh_frame";
     public const string ReleaseTlsModule = "orcsharp_release_tls_module";
+    public const string RegisterDebugObject = "orcsharp_register_debug_object";
+    public const string DeregisterDebugObject = "orcsharp_deregister_debug_object";
     // Services a remote controller calls (SimpleRemoteEPC).
     public const string MemReserve = "orcsharp_mem_reserve";
     public const string MemFinalize = "orcsharp_mem_finalize";

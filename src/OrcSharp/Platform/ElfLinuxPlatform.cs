@@ -1,5 +1,7 @@
 using OrcSharp.Executor;
 using OrcSharp.JitLink;
+using OrcSharp.JitLink.Elf;
+using OrcSharp.Platform.Debugging;
 
 namespace OrcSharp.Platform;
 
@@ -10,11 +12,16 @@ namespace OrcSharp.Platform;
 /// </summary>
 public sealed class ElfLinuxPlatform(IExecutorControl executor, ILinkBackend backend)
 {
-    /// <summary>The passes for one link; <paramref name="initFini"/> collects its initializers and finalizers.</summary>
-    public List<ILinkPlugin> PluginsForLink(InitFiniCollector initFini) =>
+    /// <summary>What links tell debuggers, profilers and crash reports.</summary>
+    public DebugSupport Debugging { get; } = DebugSupport.FromEnvironment();
+
+    /// <summary>The passes for one link of <paramref name="objects"/>; <paramref name="initFini"/> collects
+    /// its initializers and finalizers.</summary>
+    public List<ILinkPlugin> PluginsForLink(InitFiniCollector initFini, IReadOnlyList<ElfObjectUnit> objects) =>
     [
         initFini,
         new CopyRelocations(executor, backend),
         new EhFrameRegistration(executor),
+        new DebugObjectRegistration(executor, objects, Debugging, backend.ElfMachine),
     ];
 }

@@ -22,6 +22,8 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.RegisterEhFrame] = W(&EhFrameRuntime.RegisterWrapper),
         [BootstrapNames.ReleaseTlsModule] = W(&TlsModuleRuntime.ReleaseWrapper),
         [BootstrapNames.DeregisterEhFrame] = W(&EhFrameRuntime.DeregisterWrapper),
+        [BootstrapNames.RegisterDebugObject] = W(&DebugObjectRuntime.RegisterWrapper),
+        [BootstrapNames.DeregisterDebugObject] = W(&DebugObjectRuntime.DeregisterWrapper),
     };
 
     static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);

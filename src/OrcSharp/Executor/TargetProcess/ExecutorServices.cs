@@ -127,6 +127,7 @@ public static unsafe class ExecutorServices
     public static CWrapperFunctionResult RunInitializersWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
     {
         var r = new SpsReader(a);
+        using var crashStack = CrashReport.OnThisThread();
         ProgramRunner.RunInitializers(ReadAddresses(ref r), LibC.Symbol);
         return Ok();
     });
@@ -136,6 +137,7 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var dso = r.Addr();
+        using var crashStack = CrashReport.OnThisThread();
         ProgramRunner.RunDeinitializers(dso, ReadAddresses(ref r), LibC.Symbol);
         return Ok();
     });
@@ -150,6 +152,7 @@ public static unsafe class ExecutorServices
         var onExit = (delegate* unmanaged<delegate* unmanaged<int, nint, void>, nint, int>)LibC.Symbol("on_exit");
         if (onExit == null) throw new LinkError("executor: on_exit not found in libc");
         onExit(&ReportExit, 0);
+        using var crashStack = CrashReport.OnThisThread();
         int status = ProgramRunner.Run(start, LibC.Symbol);
         return Ok(w => w.I32(status)); // not reached: Run exits the process
     });
