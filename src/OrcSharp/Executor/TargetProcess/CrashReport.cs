@@ -81,14 +81,15 @@ public static unsafe class CrashReport
         NativeMemory.Free((void*)node);
     }
 
-    /// <summary>The tables on the list now.</summary>
-    public static int TableCount
+    /// <summary>Whether a table on the list covers code at <paramref name="address"/> (as the handler looks).</summary>
+    public static bool HasTableFor(ulong address)
     {
-        get
-        {
-            int n = 0;
-            lock (_lock) for (var p = *_tables; p != null; p = p->Next) n++;
-            return n;
-        }
+        lock (_lock)
+            for (var p = *_tables; p != null; p = p->Next)
+            {
+                ulong start = *(ulong*)(p->Table + 8), end = *(ulong*)(p->Table + 16);
+                if (address >= start && address < end) return true;
+            }
+        return false;
     }
 }

@@ -70,6 +70,7 @@ public static unsafe partial class JitDumpWriter
     {
         var entries = new MemoryStream();
         int count = 0;
+        SymbolizationTable.SourceLine? last = null;
         Span<byte> e = stackalloc byte[16];
         for (int i = table.FirstLineAtOrAbove(f.Start); i < table.LineCount; i++)
         {
@@ -82,8 +83,16 @@ public static unsafe partial class JitDumpWriter
             entries.Write(e);
             entries.Write(Encoding.UTF8.GetBytes(s.File + "\0"));
             count++;
+            last = s;
         }
-        if (count == 0) return;
+        if (last is not { } end) return;
+        // perf inject ends a function's line table at its last entry, so that entry would cover nothing:
+        // one more at the function's end gives the real last row its range.
+        BinaryPrimitives.WriteUInt64LittleEndian(e, f.Start + f.Size);
+        BinaryPrimitives.WriteUInt32LittleEndian(e[8..], end.Line);
+        entries.Write(e);
+        entries.Write(Encoding.UTF8.GetBytes(end.File + "\0"));
+        count++;
         Span<byte> h = stackalloc byte[PrefixSize + 16];
         Prefix(h, DebugInfo, h.Length + (int)entries.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(h[16..], f.Start);
