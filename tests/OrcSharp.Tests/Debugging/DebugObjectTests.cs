@@ -152,6 +152,27 @@ public class DebugObjectTests
         return Convert.ToUInt64(line.Split(' ')[0], 16);
     }
 
+    /// <summary>Debug information never breaks a link: an object whose line table is garbage links and
+    /// runs, and its debug object still names its functions (without lines).</summary>
+    [Fact]
+    public unsafe void CorruptDebugInformationLeavesTheLinkIntact()
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileC(dir, "garbled", "int garbled_value(int x) { return x * 7; }\n", "-O2 -g -fPIC");
+        var bytes = File.ReadAllBytes(obj);
+        var elf = OrcSharp.ObjectFile.Elf.ElfObjectFile.Parse(obj, bytes);
+        var line = elf.Sections[Array.IndexOf(elf.SectionNames, ".debug_line")];
+        bytes.AsSpan((int)line.Offset + 4, (int)line.Size - 4).Fill(0xff);
+        File.WriteAllBytes(obj, bytes);
+        using var session = NewSession();
+        var jd = TestSupport.LinkNew(session, "garbled", cxx: false, obj);
+        ulong at = jd.Lookup("garbled_value")!.Value.Value;
+        Assert.Equal(42, ((delegate* unmanaged<int, int>)at)(6));
+        var table = DebugImage.Registered(at, "garbled_value")!.Table;
+        Assert.Equal("garbled_value", table.FunctionAt(at)!.Value.Name);
+        Assert.Null(table.LineAt(at));
+    }
+
     [Fact]
     public void RemovingALinkUnregistersItsDebugObjectAndCrashTable()
     {

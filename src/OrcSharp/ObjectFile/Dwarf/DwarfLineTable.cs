@@ -109,7 +109,8 @@ public static class DwarfLineTable
                 case 0:
                     ulong len = r.ULeb128();
                     if (len == 0) continue;
-                    int next = checked(r.Position + (int)len);
+                    if (len > (ulong)(r.Length - r.Position)) throw new BadImageFormatException("DWARF: extended opcode extends past its unit");
+                    int next = r.Position + (int)len;
                     byte sub = r.U8();
                     if (sub == EndSequence)
                     {

@@ -27,7 +27,11 @@ public ref struct DwarfReader(ReadOnlySpan<byte> data, int position = 0)
     public ushort U16() => BinaryPrimitives.ReadUInt16LittleEndian(Take(2));
     public uint U32() => BinaryPrimitives.ReadUInt32LittleEndian(Take(4));
     public ulong U64() => BinaryPrimitives.ReadUInt64LittleEndian(Take(8));
-    public void Skip(ulong n) => Take(checked((int)n));
+    public void Skip(ulong n)
+    {
+        if (n > (ulong)(_data.Length - Position)) throw new BadImageFormatException($"DWARF data ends at offset {_data.Length}, skipping {n} bytes at {Position}");
+        Position += (int)n;
+    }
 
     /// <summary>An unsigned integer of 1, 2, 4 or 8 bytes.</summary>
     public ulong Unsigned(int size) => size switch

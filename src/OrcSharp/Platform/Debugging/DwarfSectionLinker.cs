@@ -50,6 +50,12 @@ internal sealed class DwarfSectionLinker(TargetArch arch, Func<string, ulong?> a
     /// <summary>Appends one object's DWARF, relocated. Returns false (and contributes nothing) when it cannot be linked.</summary>
     public bool Add(ElfObjectUnit unit)
     {
+        try { return TryAdd(unit); }
+        catch (Shared.LinkError) { return false; } // a malformed symbol table entry that the link itself never needed
+    }
+
+    bool TryAdd(ElfObjectUnit unit)
+    {
         var elf = unit.Elf;
         // Where each debug section's copy will go in its merged section (-1: not a linked debug section).
         var outputs = new Output?[elf.Sections.Length];
@@ -119,10 +125,7 @@ internal sealed class DwarfSectionLinker(TargetArch arch, Func<string, ulong?> a
     bool Relocate(ElfObjectFile elf, int relaSection, byte[] target, string targetName, SymbolValues symbols)
     {
         ulong tombstone = targetName is ".debug_ranges" or ".debug_loc" ? 1UL : 0UL;
-        ReadOnlySpan<Elf64Rela> relas;
-        try { relas = elf.Relocations(relaSection); }
-        catch (Shared.LinkError) { return false; }
-        foreach (ref readonly var rel in relas)
+        foreach (ref readonly var rel in elf.Relocations(relaSection))
         {
             var kind = Classify(rel.Type);
             if (kind == Kind.None) continue;
