@@ -16,7 +16,7 @@ public static unsafe class DebugObjectRuntime
     [Flags]
     public enum Outputs : byte { None = 0, PerfMap = 1, JitDump = 2 }
 
-    sealed record Registration(nint Image, nint GdbEntry, nint Tables);
+    sealed record Registration(nint Image, int Size, nint GdbEntry, nint Tables);
 
     static readonly Dictionary<ulong, Registration> _live = new();
     static readonly object _lock = new();
@@ -73,7 +73,9 @@ public static unsafe class DebugObjectRuntime
     {
         lock (_lock) if (_live.ContainsKey(key)) throw new LinkError($"a debug object is already registered at 0x{key:x}");
         int size = head.Length + tail.Length;
-        var image = (byte*)NativeMemory.Alloc((nuint)size);
+        // Pages populated in one call: a fault per page costs more (as for executor memory).
+        var image = (byte*)LibC.mmap(0, (nuint)size, LibC.ProtRead | LibC.ProtWrite, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapPopulate, -1, 0);
+        if (image == (byte*)LibC.MapFailed) throw new LinkError($"executor: cannot map {size} bytes for a debug object: {LibC.ErrnoText()}");
         try
         {
             head.CopyTo(new Span<byte>(image, head.Length));
@@ -81,12 +83,12 @@ public static unsafe class DebugObjectRuntime
             var table = new SymbolizationTableReader(new ReadOnlySpan<byte>(image, size), tableOffset); // validates
             if ((outputs & Outputs.PerfMap) != 0) PerfMapWriter.Write(table);
             if ((outputs & Outputs.JitDump) != 0) JitDumpWriter.Write(table);
-            var registration = new Registration((nint)image, GdbJitInterface.Register(image, (ulong)size), CrashReport.Add(image + tableOffset, table.CodeStart));
+            var registration = new Registration((nint)image, size, GdbJitInterface.Register(image, (ulong)size), CrashReport.Add(image + tableOffset, table.CodeStart));
             lock (_lock) _live[key] = registration;
         }
         catch
         {
-            NativeMemory.Free(image);
+            LibC.munmap((nint)image, (nuint)size);
             throw;
         }
     }
@@ -97,6 +99,6 @@ public static unsafe class DebugObjectRuntime
         lock (_lock) if (!_live.Remove(key, out r)) throw new LinkError($"no debug object is registered at 0x{key:x}");
         CrashReport.Remove(r.Tables);
         GdbJitInterface.Unregister(r.GdbEntry);
-        NativeMemory.Free((void*)r.Image);
+        LibC.munmap(r.Image, (nuint)r.Size);
     }
 }
