@@ -12,17 +12,15 @@ namespace OrcSharp.Platform.Debugging;
 /// image from <see cref="Prefix"/> on (the first bytes are free for the caller's message header) except its
 /// last <see cref="TailSize"/> bytes: those are the link's .eh_frame, which the executor copies from its own
 /// memory at <see cref="TailAddress"/>.</summary>
-public sealed record DebugObject(ExecutorAddr Key, byte[] Buffer, int Prefix, ulong TailAddress, int TailSize, int TableOffset)
-{
-    public int ImageSize => Buffer.Length - Prefix + TailSize;
-}
+public sealed record DebugObject(ExecutorAddr Key, byte[] Buffer, int Prefix, ExecutorAddr TailAddress, int TailSize, int TableOffset);
 
 /// <summary>
 /// Builds a link's <see cref="DebugObject"/> once its addresses are final: a section header for every
 /// loaded section of the graph at its address, .eh_frame with its bytes (so a debugger unwinds optimized
-/// frames; the executor copies them in), every named function and object of every input in the symbol table (and a name for
-/// every linker stub), the inputs' DWARF linked and relocated when they have any, and the table the crash
-/// handler, perf map and jitdump read: functions by address, and the line rows of .debug_line.
+/// frames; the executor copies them in), every named function and object of every input in the symbol
+/// table (and a name for every linker stub), the inputs' DWARF linked and relocated when they have any,
+/// and the table the crash handler, perf map and jitdump read: functions by address, and the line rows
+/// of .debug_line.
 /// Without DWARF it allocates next to nothing but the image: it counts first, then writes in place.
 /// </summary>
 public static class DebugObjectBuilder
@@ -127,8 +125,8 @@ public static class DebugObjectBuilder
             foreach (var (address, file, line) in dwarf.Rows) table.AddLine(address, files[file], line);
         }
         table.Finish();
-        return new DebugObject(new ExecutorAddr(loaded[0].Start), bytes, prefix, ehFrame?.Start ?? 0, ehFrame is { } e ? (int)(e.End - e.Start) : 0,
-            writer.Offset(tableIndex));
+        return new DebugObject(new ExecutorAddr(loaded[0].Start), bytes, prefix, new ExecutorAddr(ehFrame?.Start ?? 0),
+            ehFrame is { } e ? (int)(e.End - e.Start) : 0, writer.Offset(tableIndex));
     }
 
     /// <summary>The object name linker-made code is listed under.</summary>

@@ -30,7 +30,7 @@ public sealed class DebugObjectRegistration(IExecutorControl executor, IReadOnly
             return;
         var outputs = (options.PerfMap ? DebugObjectRuntime.Outputs.PerfMap : 0) | (options.JitDump ? DebugObjectRuntime.Outputs.JitDump : 0);
         // The image was built after room for the message header: the argument is that one buffer.
-        DebugObjectRuntime.WriteRegistrationHeader(o.Buffer, o.Key, o.TableOffset, new ExecutorAddr(o.TailAddress), o.TailSize, outputs);
+        DebugObjectRuntime.WriteRegistrationHeader(o.Buffer, o.Key, o.TableOffset, o.TailAddress, o.TailSize, outputs);
         actions.Add(new AllocActionCallPair(new WrapperCall(register, o.Buffer), new WrapperCall(deregister, DebugObjectRuntime.EncodeKey(o.Key))));
         _object = null;
     }
