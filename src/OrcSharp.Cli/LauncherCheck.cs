@@ -69,21 +69,14 @@ static partial class LauncherCheck
         return stale ? launcher : null;
     }
 
-    // Straight libc calls: this runs on every start, and the managed file APIs cost several times more.
-    [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)] private static unsafe partial int stat(string path, byte* buf);
+    /// <summary>Modification time in nanoseconds, or null if absent.</summary>
+    static Int128? ModifiedAt(string path) => Shared.FileStatus.Get(path)?.ModifiedNs;
+
     [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)] private static partial nint opendir(string path);
     [LibraryImport("libc.so.6")] private static partial nint readdir(nint dir);
     [LibraryImport("libc.so.6")] private static partial int closedir(nint dir);
-    const int StatSize = 256, StatMtimeOffset = 88, DirentTypeOffset = 18, DirentNameOffset = 19;
+    const int DirentTypeOffset = 18, DirentNameOffset = 19;
     const byte DtDir = 4;
-
-    /// <summary>Modification time as (seconds, nanoseconds) packed for comparison, or null if absent.</summary>
-    static unsafe Int128? ModifiedAt(string path)
-    {
-        byte* buf = stackalloc byte[StatSize];
-        if (stat(path, buf) != 0) return null;
-        return ((Int128)(*(long*)(buf + StatMtimeOffset)) << 32) | (uint)*(long*)(buf + StatMtimeOffset + 8);
-    }
 
     /// <summary>What the build compiles: C# sources and projects, and the native parts linked in (Native/*.c, exports.map).</summary>
     static bool IsSource(string name) =>

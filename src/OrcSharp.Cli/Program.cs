@@ -20,6 +20,8 @@ public static class Program
             {
                 "run" => RunCommand.Execute(RunOptions.Parse(args[1..])),
                 "executor" => ExecutorCommand.Execute(args[1..]),
+                "jitlink" when args.Length > 1 && args[1] is "-h" or "--help" or "-help" => Help(JitlinkUsage),
+                "jitlink" => Jitlink.JitlinkCommand.Execute(Jitlink.JitlinkOptions.Parse(args[1..])),
                 _ => throw new LinkError($"unknown command '{args[0]}' (expected run, executor or jitlink)"),
             };
         }
@@ -31,6 +33,13 @@ public static class Program
         {
             return Fail($"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (set ORCSHARP_DEBUG=1 for details)");
         }
+    }
+
+    static int Help(string text)
+    {
+        LauncherCheck.EnsureFresh();
+        Console.Out.Write(text);
+        return 0;
     }
 
     public static int Fail(string message)
@@ -48,6 +57,8 @@ public static class Program
           --entry SYM    entry point (default main)
           --noexec       link everything, run nothing
           --stats        phase timings and counters as JSON on stderr
+          --show-addrs   the final address of every symbol, section, GOT entry and stub, on stderr
+          --show-graph   every section, block, symbol and edge of the link after fixups, on stderr
           --oop          run in a child executor process (linking stays here)
           --connect H:P  run in the executor listening at H:P
           --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
@@ -55,7 +66,31 @@ public static class Program
           --perf-map     write /tmp/perf-PID.map for perf (PID of the process running the code)
           --jitdump      write jit-PID.dump for perf inject --jit (under $JITDUMPDIR or ~/.debug/jit)
                orcsharp executor (--stdio | --listen 127.0.0.1:PORT)
-               orcsharp jitlink ARGS...
+               orcsharp jitlink [llvm-jitlink options] INPUT... [-args ARG...]   (orcsharp jitlink --help)
+
+        """;
+
+    public const string JitlinkUsage = """
+        usage: orcsharp jitlink [options] INPUT... [-args ARG...]
+        llvm-jitlink's command line (LLVM 19), with LLVM JITLink's behaviour (dead-stripping, stubs):
+          -noexec                 link, check and print, run nothing (exit status 0 on success)
+          -entry=SYM              entry point (default main); run as main(argc, argv) with argv = the -args
+          -check=FILE             evaluate the '# jitlink-check:' lines of FILE (exit status 1 if any fails)
+          -check-name=NAME        use '# NAME:' lines instead
+          -abs NAME=ADDR          define NAME at address ADDR
+          -phony-externals        resolve undefined names to 0
+          -l NAME, -L DIR         libraries and library directories; -preload PATH loads a shared library
+          -no-process-syms        do not resolve names in the C library
+          -slab-allocate SIZE     memory from one slab of SIZE (Kb, Mb, Gb)
+          -slab-address ADDR      place the slab at ADDR (with -noexec: the address need not be mapped)
+          -slab-page-size N       page size for -noexec layout
+          -show-addrs             print the final address of every symbol, section, GOT entry and stub
+          -show-graphs=REGEX      print the link graphs whose name matches, after fixups
+          -show-times             print phase times on stderr
+          -oop-executor[=PATH]    run in a child executor (orcsharp executor --stdio)
+          -oop-executor-connect=HOST:PORT  run in the executor listening there
+          -sectcreate SECT,FILE[@SYM=OFF,...]  a read-only section holding FILE, with symbols
+          -args ARG...            the program's arguments (argv[0] is the first)
 
         """;
 }

@@ -7,6 +7,7 @@ using OrcSharp.Executor.TargetProcess;
 using OrcSharp.JitLink;
 using OrcSharp.Orc;
 using OrcSharp.Shared;
+using OrcSharp.Sources;
 
 namespace OrcSharp.Cli;
 
@@ -20,16 +21,15 @@ public static class RunCommand
         // Another architecture runs in a cross executor, which is always a separate process.
         string? cross = o.Target is { } t && t != HostArchitecture.Name ? t : null;
         if (cross is not null) o.OutOfProcess = true;
-        var objects = new List<string>();
-        bool cxx = false;
-        foreach (var input in o.Inputs)
+        var objects = new List<string>(o.Inputs);
+        var sources = Enumerable.Range(0, o.Inputs.Count).Where(i => SourceCompiler.IsSource(o.Inputs[i])).ToList();
+        bool cxx = sources.Any(i => SourceCompiler.IsCxx(o.Inputs[i]));
+        if (sources.Count > 0)
         {
-            if (SourceCompiler.IsSource(input))
-            {
-                cxx |= SourceCompiler.IsCxx(input);
-                objects.Add(SourceCompiler.Compile(input, cross is null ? null : CrossExecutor.ToolPrefix(cross)));
-            }
-            else objects.Add(input);
+            var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
+                CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal());
+            CompileProgress.Clear();
+            for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
         }
         double compileMs = total.Elapsed.TotalMilliseconds;
 
@@ -61,6 +61,8 @@ public static class RunCommand
         using var session = new ExecutionSession(executor);
         session.Platform.Debugging.PerfMap |= o.PerfMap;
         session.Platform.Debugging.JitDump |= o.JitDump;
+        var recorder = new LinkSnapshot.Recorder();
+        if (o.ShowGraph || o.ShowAddrs) session.Plugins.Add(recorder);
         var jd = session.CreateJITDylib("main");
         var loader = new InputLoader(jd, o.LibraryDirs);
         var sw = Stopwatch.StartNew();
@@ -76,6 +78,9 @@ public static class RunCommand
         // figures then include the run call (connect to exit).
         bool remote = executor is SimpleRemoteEPC;
         LauncherCheck.EnsureFresh(); // nothing is printed or run by a binary older than its sources
+        // The program's stdout is its own: what the link looks like goes to stderr.
+        foreach (var link in o.ShowGraph ? recorder.Snapshots : []) LinkPrinter.WriteGraph(Console.Error, link, session.Backend);
+        if (o.ShowAddrs) LinkPrinter.WriteAddresses(Console.Error, recorder.Snapshots, []);
         if (o.Stats && (!remote || o.NoExec)) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;
 

@@ -13,6 +13,10 @@ public sealed class RunOptions
     public string Entry { get; set; } = "main";
     public bool NoExec { get; set; }
     public bool Stats { get; set; }
+    /// <summary>--show-graph: every section, block, symbol and edge of the link at its final address, on stderr.</summary>
+    public bool ShowGraph { get; set; }
+    /// <summary>--show-addrs: the final address of every symbol, section, GOT entry and stub, on stderr.</summary>
+    public bool ShowAddrs { get; set; }
     public bool OutOfProcess { get; set; }
     public string? Connect { get; set; }
     /// <summary>The architecture the program runs on (--target); another than this machine's means a
@@ -48,6 +52,8 @@ public sealed class RunOptions
                 case "--entry": o.Entry = Value(a); break;
                 case "--noexec": o.NoExec = true; break;
                 case "--stats": o.Stats = true; break;
+                case "--show-graph": o.ShowGraph = true; break;
+                case "--show-addrs": o.ShowAddrs = true; break;
                 case "--oop": o.OutOfProcess = true; break;
                 case "--connect": o.Connect = Value(a); break;
                 case "--no-backtrace": o.NoBacktrace = true; break;

@@ -21,8 +21,10 @@ public static class FixupFields
         }
     }
 
+    /// <summary>"file: section S: offset 0xN: relocation target "T" (value 0xV) is out of range of KIND
+    /// fixup", in the words llvm-jitlink uses, which tools and tests grep for.</summary>
     public static LinkError OutOfRange(Block b, in Edge e, long v, ILinkBackend backend) =>
-        Error(b, e, backend, $"is out of range (value 0x{v:x})");
+        new($"{b.SourceFile}: section {b.SourceSection}: offset 0x{e.Offset:x}: relocation target \"{e.Target.DisplayName}\" (value 0x{v:x}) is out of range of {backend.EdgeKindName(e.Kind)} fixup");
 
     /// <summary>"file: section S: offset 0xN: KIND fixup against 'T' " followed by what is wrong.</summary>
     public static LinkError Error(Block b, in Edge e, ILinkBackend backend, string problem) =>

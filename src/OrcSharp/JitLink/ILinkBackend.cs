@@ -27,8 +27,9 @@ public interface ILinkBackend
     /// <summary>Defines symbols the linker provides when they are referenced (e.g. _GLOBAL_OFFSET_TABLE_).</summary>
     void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table);
 
-    /// <summary>Builds GOT entries and stubs and rewrites the edges that use them (runs before allocation).</summary>
-    BackendPassResult BuildGotAndStubs(LinkGraph graph);
+    /// <summary>Builds GOT entries and stubs and rewrites the edges that use them (runs before allocation).
+    /// With <see cref="LinkOptions.StubsForAbsoluteTargets"/>, branches to absolute symbols get stubs too.</summary>
+    BackendPassResult BuildGotAndStubs(LinkGraph graph, LinkOptions options);
 
     /// <summary>After addresses are assigned: adds range-extension veneers for branches that cannot reach.
     /// True if it added blocks (layout then runs again).</summary>

@@ -7,7 +7,9 @@ namespace OrcSharp.JitLink;
 /// <summary>A pass that platforms and plugins add to the link pipeline.</summary>
 public interface ILinkPlugin
 {
-    /// <summary>Before the GOT/stub pass and layout: add or reorder blocks, define symbols.</summary>
+    /// <summary>Before dead-stripping, the GOT/stub pass and layout: add or reorder blocks, define symbols,
+    /// mark blocks nothing refers to that must stay (<see cref="Block.KeepAlive"/>). Externals are not
+    /// resolved yet.</summary>
     void PrePrune(LinkGraph graph) { }
     /// <summary>After addresses are assigned, before fixups. Returns true if it changed the graph (added
     /// blocks), in which case the allocation is abandoned and layout runs again.</summary>
@@ -33,49 +35,40 @@ public sealed class LinkStats
 }
 
 /// <summary>
-/// The generic link algorithm: passes, layout into segments by protection and lifetime, allocation
-/// (addresses assigned), external resolution, fixups in working memory (in parallel per block), and
-/// finalization in one executor call. Nothing runs and nothing stays allocated if any step fails.
+/// The generic link algorithm, in named phases (LLVM's linkPhase1..4): graph passes and dead-stripping
+/// (pre-prune), external resolution, the GOT/stub passes (post-prune), layout into segments by protection
+/// and lifetime with allocation (post-allocation passes may add veneers and lay out again), fixups in
+/// working memory (in parallel per block), post-fixup passes, and finalization in one executor call.
+/// Nothing runs and nothing stays allocated if any step fails.
 /// </summary>
 public static class JitLinker
 {
     public static FinalizedAlloc Link(LinkGraph graph, ILinkBackend backend, IJitLinkMemoryManager memory,
-        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null, ITlsModuleHost? tls = null)
+        ExternalResolver resolve, IReadOnlyList<ILinkPlugin> plugins, LinkStats? stats = null, ITlsModuleHost? tls = null,
+        LinkOptions? options = null)
     {
-        var sw = Stopwatch.StartNew();
+        options ??= LinkOptions.Default;
+        var passes = LinkPasses.For(backend, plugins, options);
+        var clock = new PhaseClock(stats);
+
+        LinkPasses.Run(passes.PrePrune, graph);
+        clock.Lap((s, ms) => s.PassesMs += ms);
         // External addresses are known before layout (everything they name already exists in the
         // executor), so passes can decide between direct references, stubs and copies.
         ResolveExternals(graph, resolve);
-        if (stats is not null) { stats.ResolveMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
-
-        foreach (var p in plugins) p.PrePrune(graph);
-        var passResult = backend.BuildGotAndStubs(graph);
+        clock.Lap((s, ms) => s.ResolveMs += ms);
+        LinkPasses.Run(passes.PostPrune, graph);
         var tlsImage = ThreadLocalImage.Compute(graph);
         if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
-        if (stats is not null) { stats.PassesMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
+        clock.Lap((s, ms) => s.PassesMs += ms);
 
-        var placement = passResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
-        SegmentLayout layout;
-        InFlightAlloc alloc;
-        for (int attempt = 0; ; attempt++)
-        {
-            layout = SegmentLayout.Compute(graph);
-            alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
-            layout.AssignAddresses(alloc);
-            bool changed = backend.AddRangeExtensions(graph);
-            foreach (var p in plugins) changed |= p.PostAllocation(graph);
-            // A second layout can push another branch out of reach; a third settles any real program.
-            if (!changed || attempt >= 2) break;
-            alloc.Abandon();
-        }
+        var (layout, alloc) = Allocate(graph, memory, passes, options);
         TlsModule? tlsModule = null;
         bool tlsOwnedByAllocation = false;
         try
         {
-            if (stats is not null) { stats.LayoutAllocMs += sw.Elapsed.TotalMilliseconds; sw.Restart(); }
-
-            var gotBase = GlobalOffsetTable.FindBase(graph)?.Address ?? default;
-            var ctx = new FixupContext(gotBase);
+            clock.Lap((s, ms) => s.LayoutAllocMs += ms);
+            var ctx = new FixupContext(GlobalOffsetTable.FindBase(graph)?.Address ?? default);
             if (!tlsImage.IsEmpty)
             {
                 // The initial image must hold its final bytes before the thread library copies it into
@@ -85,36 +78,24 @@ public static class JitLinker
                 graph.TlsModule = tlsModule;
                 ctx = ctx with { TlsModule = tlsModule };
             }
-            var work = layout.ContentBlocks;
-            ParallelLink.For(work.Count, i =>
-            {
-                var (block, segment, offset) = work[i];
-                var mem = alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
-                block.Content.Span.CopyTo(mem);
-                if (block.Edges.Count > 0) backend.ApplyFixups(block, mem, ctx);
-            }, minItemsPerTask: 16);
-            if (stats is not null)
-            {
-                stats.FixupMs += sw.Elapsed.TotalMilliseconds; sw.Restart();
-                stats.Blocks += work.Count;
-                foreach (var (b, _, _) in work) stats.Edges += b.Edges.Count;
-                stats.Externals += graph.ExternalSymbols.Count;
-                foreach (var r in layout.Requests) stats.Bytes += r.ContentSize;
-            }
+            ApplyFixups(layout, alloc, backend, ctx);
+            clock.Lap((s, ms) => s.FixupMs += ms);
+            if (stats is not null) Count(stats, graph, layout);
 
             ReadOnlyMemory<byte> FixedUp(Block b)
             {
                 var (seg, off) = layout.Where(b);
                 return alloc.WorkingMemory(seg).Slice((int)off, (int)b.Size).ToArray();
             }
-            foreach (var p in plugins) p.PostFixup(graph, FixedUp);
+            foreach (var pass in passes.PostFixup) pass(graph, FixedUp);
+
             var actions = new List<AllocActionCallPair>();
             // First in, so its release runs last, after every other dealloc action.
             if (tlsModule is { } m) actions.Add(new AllocActionCallPair(default, tls!.ReleaseAction(m)));
-            foreach (var p in plugins) p.AddFinalizeActions(graph, actions);
+            foreach (var pass in passes.FinalizeActions) pass(graph, actions);
             tlsOwnedByAllocation = true;
             var result = alloc.Finalize(actions);
-            if (stats is not null) stats.FinalizeMs += sw.Elapsed.TotalMilliseconds;
+            clock.Lap((s, ms) => s.FinalizeMs += ms);
             return result;
         }
         catch
@@ -122,6 +103,65 @@ public static class JitLinker
             alloc.Abandon();
             if (tlsModule is { } m && !tlsOwnedByAllocation) tls!.ReleaseTlsModule(m);
             throw;
+        }
+    }
+
+    /// <summary>Layout, allocation and address assignment, then the post-allocation passes; when they add
+    /// blocks (veneers) the allocation is abandoned and everything is laid out again.</summary>
+    static (SegmentLayout, InFlightAlloc) Allocate(LinkGraph graph, IJitLinkMemoryManager memory, LinkPasses passes, LinkOptions options)
+    {
+        var placement = passes.BackendResult.NeedsLow32BitAddresses ? Placement.Low32 : Placement.NearLibraries;
+        for (int attempt = 0; ; attempt++)
+        {
+            var layout = SegmentLayout.Compute(graph, options.ProtectionOrderedSegments);
+            var alloc = memory.Allocate(new AllocRequest(layout.Requests, placement));
+            bool changed;
+            try
+            {
+                layout.AssignAddresses(alloc);
+                changed = LinkPasses.RunAll(passes.PostAllocation, graph);
+            }
+            catch
+            {
+                alloc.Abandon();
+                throw;
+            }
+            // A second layout can push another branch out of reach; a third settles any real program.
+            if (!changed || attempt >= 2) return (layout, alloc);
+            alloc.Abandon();
+        }
+    }
+
+    static void ApplyFixups(SegmentLayout layout, InFlightAlloc alloc, ILinkBackend backend, FixupContext ctx)
+    {
+        var work = layout.ContentBlocks;
+        ParallelLink.For(work.Count, i =>
+        {
+            var (block, segment, offset) = work[i];
+            var mem = alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
+            block.Content.Span.CopyTo(mem);
+            if (block.Edges.Count > 0) backend.ApplyFixups(block, mem, ctx);
+        }, minItemsPerTask: 16);
+    }
+
+    static void Count(LinkStats stats, LinkGraph graph, SegmentLayout layout)
+    {
+        stats.Blocks += layout.ContentBlocks.Count;
+        foreach (var (b, _, _) in layout.ContentBlocks) stats.Edges += b.Edges.Count;
+        stats.Externals += graph.ExternalSymbols.Count;
+        foreach (var r in layout.Requests) stats.Bytes += r.ContentSize;
+    }
+
+    /// <summary>Times the phases of one link into its <see cref="LinkStats"/>, one line per phase.</summary>
+    readonly struct PhaseClock(LinkStats? stats)
+    {
+        readonly Stopwatch? _sw = stats is null ? null : Stopwatch.StartNew();
+
+        public void Lap(Action<LinkStats, double> add)
+        {
+            if (_sw is null) return;
+            add(stats!, _sw.Elapsed.TotalMilliseconds);
+            _sw.Restart();
         }
     }
 

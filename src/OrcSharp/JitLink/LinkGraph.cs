@@ -18,6 +18,9 @@ public sealed class LinkGraph
     public List<Symbol> ExternalSymbols { get; } = new();
     /// <summary>Symbols defined in this graph and visible to other graphs (scope Default).</summary>
     public List<Symbol> DefinedSymbols { get; } = new();
+    /// <summary>Named symbols local to their object (static functions and data), for inspection: checks,
+    /// graph dumps. Links never look them up.</summary>
+    public List<Symbol> LocalSymbols { get; } = new();
 
     public LinkGraph(string name, TargetArch arch) { Name = name; Arch = arch; }
 
@@ -69,6 +72,8 @@ public sealed class Block
     public ulong Alignment { get; set; }
     public bool IsZeroFill { get; set; }
     public ExecutorAddr Address { get; set; }
+    /// <summary>Kept by dead-stripping even when nothing refers to it (an initializer array, a terminator).</summary>
+    public bool KeepAlive { get; set; }
     public List<Edge> Edges { get; }
     /// <summary>Where this block came from, for error messages: "file.o" and the ELF section name.</summary>
     public string SourceFile { get; }

@@ -16,14 +16,17 @@ public sealed class SegmentLayout
     readonly List<(Block Block, int Segment, ulong Offset)> _all = new();
     readonly Dictionary<Block, (int, ulong)> _where = new(ReferenceEqualityComparer.Instance);
 
-    static int GroupOrder(AllocGroup g) =>
-        (g.Lifetime == MemLifetime.Finalize ? 8 : 0) + ((g.Prot & MemProt.Exec) != 0 ? 0 : (g.Prot & MemProt.Write) == 0 ? 1 : 2);
+    static int GroupOrder(AllocGroup g, bool byProtection) =>
+        (g.Lifetime == MemLifetime.Finalize ? 8 : 0) +
+        (byProtection ? (int)g.Prot : (g.Prot & MemProt.Exec) != 0 ? 0 : (g.Prot & MemProt.Write) == 0 ? 1 : 2);
 
-    public static SegmentLayout Compute(LinkGraph graph)
+    /// <param name="protectionOrder">Segments by protection value (LLVM's order: read-only, read-write,
+    /// executable) rather than code first.</param>
+    public static SegmentLayout Compute(LinkGraph graph, bool protectionOrder = false)
     {
         var layout = new SegmentLayout();
         var groups = graph.Sections.Where(s => s.Blocks.Count > 0 && !s.IsThreadLocal)
-            .GroupBy(s => s.Group).OrderBy(g => GroupOrder(g.Key));
+            .GroupBy(s => s.Group).OrderBy(g => GroupOrder(g.Key, protectionOrder));
         foreach (var group in groups)
         {
             int segment = layout.Requests.Count;

@@ -25,7 +25,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
     public uint PageSize { get; }
     public int LiveAllocations { get { lock (_lock) return _live.Count; } }
 
-    ulong PageAlign(ulong v) => (v + PageSize - 1) & ~((ulong)PageSize - 1);
+    ulong PageAlign(ulong v) => SegmentPlacement.PageAlign(v, PageSize);
 
     /// <summary>Adds address space the executor reserved on its own (announced at setup).</summary>
     public void AddReservedSlab(Placement placement, ExecutorAddr address, ulong size)
@@ -35,18 +35,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
 
     public InFlightAlloc Allocate(AllocRequest request)
     {
-        var offsets = new ulong[request.Segments.Count];
-        ulong total = 0, align = PageSize;
-        for (int i = 0; i < offsets.Length; i++)
-        {
-            var seg = request.Segments[i];
-            ulong a = Math.Max(PageSize, seg.Alignment);
-            align = Math.Max(align, a);
-            total = (total + a - 1) & ~(a - 1);
-            offsets[i] = total;
-            total += PageAlign(seg.Size);
-        }
-        total = Math.Max(total, PageSize);
+        var (offsets, total, align) = SegmentPlacement.Lay(request.Segments, PageSize);
         var ranges = _ranges[(int)request.Placement];
         if (!ranges.TryAllocate(total, align, out var baseAddr))
         {

@@ -24,6 +24,9 @@ public sealed class ExecutionSession : IDisposable
     public ElfLinuxPlatform Platform { get; }
 
     public IExecutorControl Executor { get; }
+    /// <summary>How every link treats unreferenced blocks and absolute targets (OrcSharp's defaults, or
+    /// LLVM JITLink's).</summary>
+    public LinkOptions LinkOptions { get; set; } = LinkOptions.Default;
     public ILinkBackend Backend { get; }
     /// <summary>Extra passes added to every link (platform support, instrumentation).</summary>
     public List<ILinkPlugin> Plugins { get; } = new();

@@ -48,6 +48,14 @@ public sealed class JITDylib
     public IReadOnlyList<LinkedUnit> Units => _units;
 
     public void AddObject(string name, ReadOnlyMemory<byte> bytes) => _pending.Add(new ObjectInput(name, bytes));
+
+    /// <summary>Defines a name at a fixed address (an absolute symbol, llvm-jitlink's -abs): references
+    /// from later links resolve to it.</summary>
+    public void DefineAbsolute(string name, ExecutorAddr address) => _symbols[name] = (address, SymbolScope.Default);
+
+    /// <summary>Resolve every name found nowhere to address 0 instead of failing the link
+    /// (llvm-jitlink's -phony-externals), for links that will not run.</summary>
+    public bool PhonyExternals { get; set; }
     public void AddArchive(StaticArchive archive) => _archives.Add(archive);
 
     /// <summary>Loads a shared library into the executor and appends it to the link order. An as-needed
@@ -111,7 +119,7 @@ public sealed class JITDylib
         var initFini = new InitFiniCollector();
         var plugins = _session.Platform.PluginsForLink(initFini, builder.Units);
         plugins.AddRange(_session.Plugins);
-        var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor);
+        var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor, _session.LinkOptions);
 
         var names = new Dictionary<string, (ExecutorAddr, SymbolScope)>(StringComparer.Ordinal);
         var threadLocals = new Dictionary<string, long>(StringComparer.Ordinal);
@@ -172,6 +180,8 @@ public sealed class JITDylib
                 if (found[j] is { } a) { result[missing[j]] = a; used = true; }
             if (used && _loadedLibraryPaths.Add(path)) _libraries.Add(handle);
         }
+        if (PhonyExternals)
+            for (int i = 0; i < result.Length; i++) result[i] ??= default(ExecutorAddr);
         return result;
     }
 

@@ -12,21 +12,19 @@ namespace OrcSharp.Platform;
 /// </summary>
 public sealed class EhFrameRegistration(IExecutorControl executor) : ILinkPlugin
 {
-    Block? _first;
-
     public void PrePrune(LinkGraph graph)
     {
         if (graph.FindSection(".eh_frame") is not { Blocks.Count: > 0 } section) return;
         section.Blocks.RemoveAll(b => b.Size == 0);
         if (section.Blocks.Count == 0) return;
-        _first = section.Blocks[0];
-        section.Blocks.Add(new Block(section, new byte[4], 4, 4, false, "<linker>", ".eh_frame terminator"));
+        section.Blocks.Add(new Block(section, new byte[4], 4, 4, false, "<linker>", ".eh_frame terminator") { KeepAlive = true });
     }
 
     public void AddFinalizeActions(LinkGraph graph, List<AllocActionCallPair> actions)
     {
-        if (_first is null) return;
-        var arg = EhFrameRuntime.EncodeArgument(_first.Address);
+        // The section's first block, once dead-stripping has removed the frames of stripped code.
+        if (graph.FindSection(".eh_frame") is not { Blocks.Count: > 1 } section) return;
+        var arg = EhFrameRuntime.EncodeArgument(section.Blocks[0].Address);
         var boot = executor.BootstrapSymbols;
         actions.Add(new AllocActionCallPair(
             new WrapperCall(boot[BootstrapNames.RegisterEhFrame], arg),

@@ -26,10 +26,11 @@ public sealed class InitFiniCollector : ILinkPlugin
         foreach (var section in graph.Sections)
         {
             string n = section.Name;
-            if (n == ".preinit_array") { foreach (var b in section.Blocks) pre.Add((b, false)); continue; }
+            if (n == ".preinit_array") { foreach (var b in section.Blocks) { b.KeepAlive = true; pre.Add((b, false)); } continue; }
             var (list, priority, reversed) = Classify(n, init, fini);
             if (list is null) continue;
-            foreach (var b in section.Blocks) list.Add((priority, order++, b, reversed));
+            // Nothing refers to an initializer array: the platform runs it, so dead-stripping keeps it.
+            foreach (var b in section.Blocks) { b.KeepAlive = true; list.Add((priority, order++, b, reversed)); }
         }
         _init.AddRange(pre);
         foreach (var e in init.OrderBy(x => x.Priority).ThenBy(x => x.Order)) _init.Add((e.Block, e.Reversed));

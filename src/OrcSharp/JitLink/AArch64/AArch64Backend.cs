@@ -115,7 +115,7 @@ public sealed class AArch64Backend : ILinkBackend
     public MemProt SectionProt(string name, ulong flags) => ElfSectionRules.Protection(name, flags);
     public void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table) => GlobalOffsetTable.DefineIfReferenced(graph, table);
 
-    public BackendPassResult BuildGotAndStubs(LinkGraph graph) => new AArch64GotStubBuilder(graph).Run();
+    public BackendPassResult BuildGotAndStubs(LinkGraph graph, LinkOptions options) => new AArch64GotStubBuilder(graph, options).Run();
 
     public bool AddRangeExtensions(LinkGraph graph) => AArch64Veneers.Add(graph);
 

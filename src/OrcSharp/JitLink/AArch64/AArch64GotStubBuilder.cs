@@ -18,9 +18,12 @@ sealed class AArch64GotStubBuilder
     readonly GlobalOffsetTable _got;
     readonly Dictionary<Symbol, Symbol> _stubs = new(ReferenceEqualityComparer.Instance);
 
-    public AArch64GotStubBuilder(LinkGraph graph)
+    readonly LinkOptions _options;
+
+    public AArch64GotStubBuilder(LinkGraph graph, LinkOptions options)
     {
         _graph = graph;
+        _options = options;
         _got = new GlobalOffsetTable(graph, (ushort)AArch64Edge.Pointer64);
     }
 
@@ -42,7 +45,7 @@ sealed class AArch64GotStubBuilder
                 ref var e = ref edges[i];
                 switch ((AArch64Edge)e.Kind)
                 {
-                    case AArch64Edge.Branch26 when e.Target.Kind == SymbolKind.External:
+                    case AArch64Edge.Branch26 when _options.BranchNeedsStub(e.Target):
                         e.Target = Stub(e.Target); break;
                     case AArch64Edge.RequestGotPage21:
                         e.Target = _got.Entry(e.Target); e.Kind = (ushort)AArch64Edge.Page21; break;

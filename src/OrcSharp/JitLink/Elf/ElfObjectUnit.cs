@@ -86,10 +86,14 @@ public sealed class ElfObjectUnit
             byte type = s.Type;
             if (type == ElfAbi.SttFile) continue;
             int shndx = Elf.SymbolSectionIndex(i, s);
+            // With more than 0xff00 sections, SHN_XINDEX leads to real indices in the reserved range:
+            // only an index written directly in the symbol can be SHN_ABS, SHN_COMMON ...
+            bool reserved = s.Shndx != ElfAbi.ShnXIndex && s.Shndx >= ElfAbi.ShnLoReserve;
             bool local = s.Binding == ElfAbi.StbLocal;
-            if (type == ElfAbi.SttSection)
+            // A section symbol is anonymous, unless a hand-made object gives it a name and global binding.
+            if (type == ElfAbi.SttSection && (local || Elf.SymbolName(s).Length == 0))
             {
-                if (shndx is > 0 and < ElfAbi.ShnLoReserve && _blocks[shndx] is { } sb)
+                if (!reserved && shndx > 0 && _blocks[shndx] is { } sb)
                 {
                     _symbols[i] = Symbol.Defined(null, sb, 0, 0, Linkage.Strong, SymbolScope.Local, false);
                     _symbols[i]!.IsThreadLocal = (Elf.Sections[shndx].Flags & ElfAbi.ShfTls) != 0;
@@ -105,9 +109,9 @@ public sealed class ElfObjectUnit
                 throw Elf.Error($"symbol '{name}' has unsupported binding {s.Binding}");
             Symbol? sym = null;
             if (shndx == ElfAbi.ShnUndef) continue; // bound to the resolved symbol by name later
-            if (shndx == ElfAbi.ShnAbs)
+            if (reserved && shndx == ElfAbi.ShnAbs)
                 sym = Symbol.Absolute(name, s.Value, scope);
-            else if (shndx == ElfAbi.ShnCommon)
+            else if (reserved && shndx == ElfAbi.ShnCommon)
             {
                 if (local) throw Elf.Error($"local symbol '{name}' is common");
                 if (type == ElfAbi.SttTls) throw Elf.Error($"thread-local common symbol '{name}' is not supported (build with -fno-common)");
@@ -116,7 +120,7 @@ public sealed class ElfObjectUnit
                 var block = new Block(null!, default, s.Size, align, true, DisplayName, "COMMON");
                 sym = Symbol.Defined(name, block, 0, s.Size, Linkage.Strong, scope, false);
             }
-            else if (shndx >= ElfAbi.ShnLoReserve)
+            else if (reserved)
                 throw Elf.Error($"symbol '{name}' has unsupported section index 0x{shndx:x}");
             else if (_blocks[shndx] is { } block)
             {
@@ -154,6 +158,8 @@ public sealed class ElfObjectUnit
             b.Section = section;
             section.Blocks.Add(b);
         }
+        foreach (var s in _symbols)
+            if (s is { Scope: SymbolScope.Local, Kind: SymbolKind.Defined, Name.Length: > 0 } && s.Block!.Section is not null) graph.LocalSymbols.Add(s);
 
         var syms = Elf.Symbols;
         for (int i = Elf.FirstGlobalSymbol; i < syms.Length; i++)
@@ -161,6 +167,7 @@ public sealed class ElfObjectUnit
             ref readonly var s = ref syms[i];
             if (s.Binding == ElfAbi.StbLocal) continue;
             var own = _symbols[i];
+            if (own is { Name: null or "" }) continue; // an anonymous section symbol, whatever its binding
             if (own is { Kind: SymbolKind.Defined } d && d.Block!.Section is null && d.Block.SourceSection != "COMMON")
                 own = null; // its section was discarded with a COMDAT group: it resolves to the kept copy
             if (own is { Kind: SymbolKind.Defined } d2 && d2.Block!.SourceSection == "COMMON")

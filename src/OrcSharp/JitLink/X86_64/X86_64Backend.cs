@@ -112,10 +112,10 @@ public sealed class X86_64Backend : ILinkBackend
 
     public void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table) => GlobalOffsetTable.DefineIfReferenced(graph, table);
 
-    public BackendPassResult BuildGotAndStubs(LinkGraph graph)
+    public BackendPassResult BuildGotAndStubs(LinkGraph graph, LinkOptions options)
     {
         X86_64TlsRelaxation.Run(graph);
-        return new X86_64GotStubBuilder(graph).Run();
+        return new X86_64GotStubBuilder(graph, options).Run();
     }
 
     public void ApplyFixups(Block block, Span<byte> mem, in FixupContext ctx)

@@ -19,9 +19,12 @@ sealed class X86_64GotStubBuilder
     readonly Dictionary<Symbol, Symbol> _stubs = new(ReferenceEqualityComparer.Instance);
     Section? _stubSection;
 
-    public X86_64GotStubBuilder(LinkGraph graph)
+    readonly LinkOptions _options;
+
+    public X86_64GotStubBuilder(LinkGraph graph, LinkOptions options)
     {
         _graph = graph;
+        _options = options;
         _got = new GlobalOffsetTable(graph, (ushort)X86Edge.Pointer64);
     }
 
@@ -34,12 +37,16 @@ sealed class X86_64GotStubBuilder
             foreach (ref readonly var e in CollectionsMarshal.AsSpan(block.Edges))
             {
                 var k = (X86Edge)e.Kind;
-                if (k is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16 or X86Edge.Pointer8 &&
-                    e.Target.Kind != SymbolKind.Absolute)
+                if (k is not (X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16 or X86Edge.Pointer8)) continue;
+                if (e.Target.Kind == SymbolKind.Defined) low32 = true;
+                // An external whose address fits the field as it is (an absolute definition) is used
+                // directly; one that does not gets a canonical stub in low memory when the field is 32
+                // bits wide. A weak reference that resolved to nothing stays 0, as in a native link.
+                else if (e.Target.Kind == SymbolKind.External && e.Target.Offset != 0 && k is (X86Edge.Pointer32 or X86Edge.Pointer32Signed) &&
+                         X86_64Backend.Instance.IsOutOfRange(block, e))
                 {
                     low32 = true;
-                    // A weak reference that resolved to nothing stays 0, as in a native link.
-                    if (e.Target.Kind == SymbolKind.External && e.Target.Offset != 0) canonical.Add(e.Target);
+                    canonical.Add(e.Target);
                 }
             }
 
@@ -52,7 +59,7 @@ sealed class X86_64GotStubBuilder
                 switch ((X86Edge)e.Kind)
                 {
                     case X86Edge.BranchPCRel32:
-                        if (e.Target.Kind == SymbolKind.External)
+                        if (_options.BranchNeedsStub(e.Target))
                         {
                             bool isCanonical = canonical.Contains(e.Target);
                             e.Target = Stub(e.Target);
