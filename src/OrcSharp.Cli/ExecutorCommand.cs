@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using OrcSharp.Executor.SimpleRemote;
+using OrcSharp.Executor.TargetProcess;
 using OrcSharp.Shared;
 
 namespace OrcSharp.Cli;
@@ -10,7 +11,8 @@ namespace OrcSharp.Cli;
 /// SimpleRemoteEPC on stdin/stdout (private to the parent: no token); the program then gets the
 /// descriptors named by --program-stdout and --program-stdin (what "run --oop" passes), or stderr and
 /// /dev/null. --listen serves one session over TCP (loopback unless --allow-remote; controllers
-/// authenticate with a token unless --insecure-no-auth) or a Unix socket (mode 0600).
+/// authenticate with a token unless --insecure-no-auth) or a Unix socket (mode 0600). Crash reports go to
+/// --crash-report-fd (or stderr); --no-backtrace leaves crashes alone.
 /// </summary>
 static partial class ExecutorCommand
 {
@@ -18,14 +20,15 @@ static partial class ExecutorCommand
     [LibraryImport("libc.so.6")] private static partial int fcntl(int fd, int cmd, int arg);
     [LibraryImport("libc.so.6")] private static partial int close(int fd);
     [LibraryImport("libc.so.6", StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
-    const int FDupfdCloexec = 1030;
+    const int FDupfdCloexec = 1030, FGetfl = 3, FSetfl = 4, FSetfd = 2, FdCloexec = 1, ONonblock = 0x800;
 
     public static int Execute(string[] args)
     {
         LauncherCheck.EnsureFresh();
         bool stdio = false, allowRemote = false, insecure = false;
         string? listen = null, tokenFile = null;
-        int programStdout = -1, programStdin = -1;
+        int programStdout = -1, programStdin = -1, crashReportFd = -1;
+        bool noBacktrace = false;
         var limits = new ExecutorLimits();
         for (int i = 0; i < args.Length; i++)
         {
@@ -40,6 +43,8 @@ static partial class ExecutorCommand
                 case "--token-file": tokenFile = Value(); break;
                 case "--program-stdout": programStdout = Fd(); break;
                 case "--program-stdin": programStdin = Fd(); break;
+                case "--crash-report-fd": crashReportFd = Fd(); break;
+                case "--no-backtrace": noBacktrace = true; break;
                 case "--max-message-size": limits = limits with { MaxMessageSize = Size(args[i], Value()) }; break;
                 case "--max-calls-in-flight":
                     limits = limits with { MaxCallsInFlight = int.TryParse(Value(), out int n) && n > 0 ? n : throw new LinkError($"option {args[i - 1]} needs a positive number") };
@@ -55,6 +60,7 @@ static partial class ExecutorCommand
             }
         }
         if (stdio == (listen is not null)) throw new LinkError("executor needs exactly one of --stdio or --listen ADDRESS");
+        InstallCrashReport(noBacktrace, crashReportFd);
         if (stdio)
         {
             if (allowRemote || insecure || tokenFile is not null) throw new LinkError("--allow-remote, --insecure-no-auth and --token-file go with --listen");
@@ -124,5 +130,19 @@ static partial class ExecutorCommand
             Directory.Delete(Path.GetDirectoryName(path)!);
         }
         catch (IOException) { }
+    }
+
+    /// <summary>Crash reports of the code this executor runs go to the controller's pipe when it gave one
+    /// (it prints its own error line first), else to stderr after a line of their own.</summary>
+    static void InstallCrashReport(bool noBacktrace, int fd)
+    {
+        if (noBacktrace) return;
+        if (fd >= 0)
+        {
+            // Not for the program's children, and never blocking the crashing process.
+            fcntl(fd, FSetfd, FdCloexec);
+            fcntl(fd, FSetfl, fcntl(fd, FGetfl, 0) | ONonblock);
+        }
+        CrashReport.Install(fd >= 0 ? fd : 2, fd >= 0 ? null : "orcsharp executor: error: program terminated by signal ");
     }
 }

@@ -67,6 +67,9 @@ public static class Program
           --connect ADDR run in the executor listening at HOST:PORT or unix:PATH
           --token-file F the executor's token for --connect over TCP (or ORCSHARP_EXECUTOR_TOKEN)
           --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
+          --no-backtrace a crash ends as it does natively, without the crash report
+          --perf-map     write /tmp/perf-PID.map for perf (PID of the process running the code)
+          --jitdump      write jit-PID.dump for perf inject --jit (under $JITDUMPDIR or ~/.debug/jit)
                orcsharp executor (--stdio | --listen [HOST:]PORT | --listen unix:PATH) [--allow-remote]
                                  [--token-file FILE | --insecure-no-auth] [--max-message-size N[K|M|G]]
                                  [--max-calls-in-flight N] [--handshake-timeout SECONDS]

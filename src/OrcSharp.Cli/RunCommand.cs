@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using OrcSharp.Executor;
 using OrcSharp.Executor.InProcess;
 using OrcSharp.Executor.SimpleRemote;
+using OrcSharp.Executor.TargetProcess;
 using OrcSharp.JitLink;
 using OrcSharp.Orc;
 using OrcSharp.Shared;
@@ -36,8 +38,11 @@ public static class RunCommand
         ulong tlsReserve = 0;
         for (int attempt = 0; ; attempt++)
         {
-            var executor = CreateExecutor(o, cross, tlsReserve);
-            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs); }
+            // A child executor writes its crash report into a pipe; the user sees it after the error line.
+            using var reports = o.OutOfProcess && o.Connect is null && !o.NoBacktrace ? ProgramCrash.ReportPipe.Create() : null;
+            var executor = CreateExecutor(o, cross, tlsReserve, reports);
+            reports?.ChildStarted();
+            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs, reports); }
             catch (StaticTlsExhaustedError e) when (o.OutOfProcess && attempt == 0)
             {
                 // A child executor can simply start over with a static TLS reserve that fits.
@@ -54,9 +59,12 @@ public static class RunCommand
         }
     }
 
-    static int LinkAndRun(RunOptions o, IExecutorControl executor, bool cxx, List<string> objects, Stopwatch total, double compileMs)
+    static int LinkAndRun(RunOptions o, IExecutorControl executor, bool cxx, List<string> objects, Stopwatch total, double compileMs,
+        ProgramCrash.ReportPipe? reports)
     {
         using var session = new ExecutionSession(executor);
+        session.Platform.Debugging.PerfMap |= o.PerfMap;
+        session.Platform.Debugging.JitDump |= o.JitDump;
         var recorder = new LinkSnapshot.Recorder();
         if (o.ShowGraph || o.ShowAddrs) session.Plugins.Add(recorder);
         var jd = session.CreateJITDylib("main");
@@ -84,20 +92,38 @@ public static class RunCommand
         args.AddRange(o.ProgramArgs);
         Console.Out.Flush();
         Console.Error.Flush();
-        int status = executor.RunProgram(new ProgramStart(unit.Initializers, unit.Finalizers, jd.DsoHandle, entry, args));
+        // In process, a crash of the program is reported by the handler (on its own signal stack).
+        if (!remote && !o.NoBacktrace) CrashReport.Install(2, "orcsharp: error: program terminated by signal ");
+        using var crashStack = CrashReport.OnThisThread();
+        int status;
+        try { status = executor.RunProgram(new ProgramStart(unit.Initializers, unit.Finalizers, jd.DsoHandle, entry, args)); }
+        catch (ProgramTerminatedError e)
+        {
+            // The program crashed (or was killed) in its executor: say so, show the executor's report, and
+            // end by the same signal, as the native program would have.
+            if (!o.NoBacktrace)
+            {
+                Console.Error.WriteLine($"orcsharp: error: {e.Message}");
+                Console.Error.Write(reports?.ReadReport());
+            }
+            ProgramCrash.EndBy(e.Signal);
+            return 128 + e.Signal;
+        }
         if (o.Stats) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         return status;
     }
 
-    static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve)
+    static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve, ProgramCrash.ReportPipe? reports)
     {
         if (o.Connect is not null) return ConnectExecutor(o.Connect, o.TokenFile);
         if (!o.OutOfProcess) return new InProcessExecutorControl();
         var env = new Dictionary<string, string>();
         if (tlsReserve > 0) env["GLIBC_TUNABLES"] = StaticTlsExhaustedError.TunablesWithReserve(tlsReserve);
-        if (cross is not null) return CrossExecutor.Spawn(cross, env);
+        string[] options = ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4",
+            .. o.NoBacktrace ? ["--no-backtrace"] : reports is not null ? ["--crash-report-fd", reports.WriteFd.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>()];
+        if (cross is not null) return CrossExecutor.Spawn(cross, env, options);
         string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
-        return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env, RemoteOptions());
+        return SimpleRemoteEPC.Spawn(self, options, env, RemoteOptions());
     }
 
     /// <summary>Connects to a listening executor (HOST:PORT or unix:PATH). Over TCP the token comes from

@@ -27,6 +27,13 @@ public sealed class RunOptions
     /// <summary>The architecture the program runs on (--target); another than this machine's means a
     /// cross executor under qemu-user.</summary>
     public string? Target { get; set; }
+    /// <summary>No crash report: a crashing program ends exactly as it does natively (same signal, nothing
+    /// added on stderr).</summary>
+    public bool NoBacktrace { get; set; }
+    /// <summary>Write /tmp/perf-PID.map (PID of the process running the code).</summary>
+    public bool PerfMap { get; set; }
+    /// <summary>Write a jitdump file for perf inject --jit.</summary>
+    public bool JitDump { get; set; }
 
     public static RunOptions Parse(string[] args)
     {
@@ -57,6 +64,9 @@ public sealed class RunOptions
                 case "--oop": o.OutOfProcess = true; break;
                 case "--connect": o.Connect = Value(a); break;
                 case "--token-file": o.TokenFile = Value(a); break;
+                case "--no-backtrace": o.NoBacktrace = true; break;
+                case "--perf-map": o.PerfMap = true; break;
+                case "--jitdump": o.JitDump = true; break;
                 case "--target":
                     o.Target = Value(a) switch
                     {

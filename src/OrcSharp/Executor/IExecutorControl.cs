@@ -26,6 +26,8 @@ public static class BootstrapNames
     public const string ResolveIndirectFunctions = "orcsharp_resolve_indirect_functions";
     public const string RegisterImage = "orcsharp_register_image";
     public const string DeregisterImage = "orcsharp_deregister_image";
+    public const string RegisterDebugObject = "orcsharp_register_debug_object";
+    public const string DeregisterDebugObject = "orcsharp_deregister_debug_object";
     // Services a remote controller calls (SimpleRemoteEPC).
     public const string MemReserve = "orcsharp_mem_reserve";
     public const string MemFinalize = "orcsharp_mem_finalize";

@@ -143,7 +143,7 @@ public sealed class JITDylib
         stats.EdgesMs = sw.Elapsed.TotalMilliseconds;
 
         var initFini = new InitFiniCollector();
-        var plugins = _session.Platform.PluginsForLink(initFini, ImageName, builder.IsExportedToProcess);
+        var plugins = _session.Platform.PluginsForLink(initFini, ImageName, builder.IsExportedToProcess, builder.Units);
         plugins.AddRange(_session.Plugins);
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor, _session.LinkOptions);
 

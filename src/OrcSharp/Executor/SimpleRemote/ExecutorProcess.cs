@@ -113,6 +113,9 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
     /// <summary>The exit status from a wait status, or null when a signal ended the process.</summary>
     public static int? ExitCode(int status) => (status & 0x7f) == 0 ? (status >> 8) & 0xff : null;
 
+    /// <summary>The signal that ended the process, from a wait status, or null when it exited.</summary>
+    public static int? TerminatingSignal(int status) => (status & 0x7f) is not (0 or 0x7f) ? status & 0x7f : null;
+
     static string SignalName(int sig) => sig switch
     {
         1 => "SIGHUP", 2 => "SIGINT", 3 => "SIGQUIT", 4 => "SIGILL", 5 => "SIGTRAP", 6 => "SIGABRT", 7 => "SIGBUS",

@@ -401,6 +401,10 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         {
             return code; // the program ended the process itself (_exit): its status is the result
         }
+        catch (LinkError e) when (_process?.Wait(0) is { } ws && ExecutorProcess.TerminatingSignal(ws) is { } signal)
+        {
+            throw new ProgramTerminatedError(e.Message, signal); // it crashed, or was killed
+        }
     }
 
     public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers)

@@ -26,6 +26,8 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.ResolveIndirectFunctions] = W(&IndirectFunctionRuntime.ResolveWrapper),
         [BootstrapNames.RegisterImage] = W(&LoadedImageRuntime.RegisterWrapper),
         [BootstrapNames.DeregisterImage] = W(&LoadedImageRuntime.DeregisterWrapper),
+        [BootstrapNames.RegisterDebugObject] = W(&DebugObjectRuntime.RegisterWrapper),
+        [BootstrapNames.DeregisterDebugObject] = W(&DebugObjectRuntime.DeregisterWrapper),
     };
 
     static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);

@@ -130,6 +130,7 @@ public static unsafe class ExecutorServices
         var r = new SpsReader(a);
         var inits = ReadAddresses(ref r);
         CheckCode(inits, "initializer");
+        using var crashStack = CrashReport.OnThisThread();
         ProgramRunner.RunInitializers(inits, LibC.Symbol);
         return Ok();
     });
@@ -141,6 +142,7 @@ public static unsafe class ExecutorServices
         var dso = r.Addr();
         var finis = ReadAddresses(ref r);
         CheckCode(finis, "finalizer");
+        using var crashStack = CrashReport.OnThisThread();
         ProgramRunner.RunDeinitializers(dso, finis, LibC.Symbol);
         return Ok();
     });
@@ -158,6 +160,7 @@ public static unsafe class ExecutorServices
         var onExit = (delegate* unmanaged<delegate* unmanaged<int, nint, void>, nint, int>)LibC.Symbol("on_exit");
         if (onExit == null) throw new LinkError("executor: on_exit not found in libc");
         onExit(&ReportExit, 0);
+        using var crashStack = CrashReport.OnThisThread();
         int status = ProgramRunner.Run(start, LibC.Symbol);
         return Ok(w => w.I32(status)); // not reached: Run exits the process
     });

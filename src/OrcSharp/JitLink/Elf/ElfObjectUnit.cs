@@ -229,6 +229,10 @@ public sealed class ElfObjectUnit
         commons.Track(this);
     }
 
+    /// <summary>The block a section of this object became, or null when it is not loaded (debug info,
+    /// notes) or was discarded with a COMDAT group. Read by the debug-object builder.</summary>
+    internal Block? LoadedBlock(int section) => (uint)section < (uint)_blocks.Length ? _blocks[section] : null;
+
     internal IEnumerable<Symbol> CommonSymbols() => _commons;
 
     /// <summary>Parallel step: every relocation of every loaded section becomes an edge. Global symbols
