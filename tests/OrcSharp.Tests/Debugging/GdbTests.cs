@@ -140,7 +140,8 @@ public class GdbTests
     }
 
     /// <summary>AArch64: the executor runs under qemu-aarch64 with its gdb stub; gdb-multiarch connects,
-    /// sets the pending breakpoint, and the controller links and runs over TCP.</summary>
+    /// sets the pending breakpoint, and the controller links and runs over a Unix socket (private to this
+    /// user: no token needed).</summary>
     [Fact]
     public void AArch64UnderQemuStopsAtASourceBreakpoint()
     {
@@ -149,8 +150,9 @@ public class GdbTests
         Assert.True(build.ExitCode == 0, build.StderrText);
         string executor = Path.Combine(TestSupport.RepoRoot, ".cache", "orcsharp-cli-linux-arm64", "OrcSharp.Cli");
         int port = FreePort();
+        string socket = Path.Combine(Path.GetTempPath(), $"orcsharp-gdb-{Environment.ProcessId}-{port}.sock");
         var qemu = new ProcessStartInfo("qemu-aarch64") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "-g", port.ToString(), "-L", "/usr/aarch64-linux-gnu", executor, "executor", "--listen", "127.0.0.1:0" }) qemu.ArgumentList.Add(a);
+        foreach (var a in new[] { "-g", port.ToString(), "-L", "/usr/aarch64-linux-gnu", executor, "executor", "--listen", "unix:" + socket }) qemu.ArgumentList.Add(a);
         using var target = Process.Start(qemu)!;
         try
         {
@@ -158,7 +160,7 @@ public class GdbTests
                 "set breakpoint pending on", "break crash.c:7", "continue", "bt 2", "next", "print y", "kill"]));
             var line = target.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(120)).GetAwaiter().GetResult();
             Assert.StartsWith("orcsharp executor: listening on ", line);
-            var controller = Task.Run(() => TestSupport.RunOrcsharp("run", "--target", "aarch64", "--connect", line!["orcsharp executor: listening on ".Length..], obj));
+            var controller = Task.Run(() => TestSupport.RunOrcsharp("run", "--target", "aarch64", "--connect", "unix:" + socket, obj));
             var r = gdb.WaitAsync(TimeSpan.FromSeconds(180)).GetAwaiter().GetResult();
             controller.Wait(TimeSpan.FromSeconds(60));
             string o = r.StdoutText;
@@ -167,7 +169,11 @@ public class GdbTests
             Assert.Matches(@"\n8\t  return \*target \+ y;", o);
             Assert.Contains("$1 = 2", o);
         }
-        finally { if (!target.HasExited) target.Kill(); }
+        finally
+        {
+            if (!target.HasExited) target.Kill();
+            File.Delete(socket);
+        }
     }
 
     static int FreePort()

@@ -145,6 +145,7 @@ public class ExecutorAccessTests
             var got = peer.ReadToClose();
             Assert.Equal(SimpleRemoteOpcode.Hangup, Assert.Single(got).Opcode);
         }
+        executor.WaitForLog("authentication failed");
         Assert.Single(executor.Log, l => l.Contains("authentication failed"));
     }
 

@@ -49,7 +49,7 @@ public sealed class ExecutorToken
     /// directory under the temporary directory. Returns the token and the file's path.</summary>
     public static (ExecutorToken Token, string Path) Generate()
     {
-        string text = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32));
+        string text = Convert.ToHexStringLower(HmacSha256.RandomBytes(32));
         try
         {
             string dir = Directory.CreateTempSubdirectory("orcsharp-executor-").FullName;
@@ -74,7 +74,7 @@ public sealed class ExecutorToken
         role.CopyTo(message);
         executorNonce.CopyTo(message.AsSpan(role.Length));
         controllerNonce.CopyTo(message.AsSpan(role.Length + executorNonce.Length));
-        return HMACSHA256.HashData(_key, message);
+        return HmacSha256.Compute(_key, message);
     }
 }
 
@@ -103,7 +103,7 @@ public static class ExecutorAuthentication
     static ReadOnlySpan<byte> ControllerRole => "orcsharp-auth-v1 controller\0"u8;
     static ReadOnlySpan<byte> ExecutorRole => "orcsharp-auth-v1 executor\0"u8;
 
-    public static byte[] NewNonce() => RandomNumberGenerator.GetBytes(NonceSize);
+    public static byte[] NewNonce() => HmacSha256.RandomBytes(NonceSize);
 
     /// <summary>The controller's answer to an executor nonce; <paramref name="controllerNonce"/> is kept to
     /// check the executor's proof.</summary>

@@ -48,12 +48,18 @@ public static unsafe class CopyRelocationRuntime
             {
                 string name = r.String();
                 ulong orig = r.U64(), copy = r.U64(), len = r.U64();
-                Check(name, new ExecutorAddr(orig), new ExecutorAddr(copy), len);
-                if (install) Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
-                // Copied back only if the program changed it: library data that is read-only (typeinfo
-                // and vtables in RELRO, const data) cannot be written, and did not change.
-                else if (!new ReadOnlySpan<byte>((void*)copy, checked((int)len)).SequenceEqual(new ReadOnlySpan<byte>((void*)orig, (int)len)))
-                    Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
+                if (install)
+                {
+                    Check(name, new ExecutorAddr(orig), new ExecutorAddr(copy), len);
+                    Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
+                }
+                else
+                {
+                    // Only what was installed is undone: the sizes were checked then.
+                    if (!Live.TryGetValue(orig, out ulong installed) || installed != copy)
+                        throw new LinkError($"'{name}': no copy at {new ExecutorAddr(copy)} was installed for {new ExecutorAddr(orig)}");
+                    CopyBack((byte*)orig, (byte*)copy, len);
+                }
                 RedirectGotEntries(name, install ? orig : copy, install ? copy : orig, len);
                 if (install) Live[orig] = copy;
                 else Live.TryRemove(orig, out _);
@@ -64,6 +70,14 @@ public static unsafe class CopyRelocationRuntime
         {
             return CWrapperFunctionResult.From(new SpsWriter().Error($"copy relocation: {e.Message}").WrittenSpan);
         }
+    }
+
+    /// <summary>Copies the program's value back, only if the program changed it: library data that is
+    /// read-only (typeinfo and vtables in RELRO, const data) cannot be written, and did not change.</summary>
+    internal static void CopyBack(byte* orig, byte* copy, ulong len)
+    {
+        if (!new ReadOnlySpan<byte>(copy, checked((int)len)).SequenceEqual(new ReadOnlySpan<byte>(orig, (int)len)))
+            Buffer.MemoryCopy(copy, orig, len, len);
     }
 
     /// <summary>The original must be a library data symbol at least as big as the copy, and the copy must
