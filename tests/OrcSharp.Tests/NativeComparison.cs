@@ -34,6 +34,17 @@ public static class NativeComparison
             Assert.True(File.Exists(file) || Directory.Exists(file), $"AArch64 runs need {file} (Debian package {package}; .ci/run installs it)");
     }
 
+    /// <summary>The arm64 "orcsharp" for an executor under qemu-user (for tests that drive it through the
+    /// library API), built by the launcher's first AArch64 run if it is not there yet.</summary>
+    public static string AArch64Executor()
+    {
+        RequireCrossToolchain();
+        var build = ProcessRunner.Run(TestSupport.Orcsharp, ["run", "--target", "aarch64", "--noexec", Path.Combine(TestSupport.RepoRoot, "examples", "hello.c")],
+            timeoutMs: 1200000);
+        Assert.True(build.ExitCode == 0, "building the arm64 executor failed: " + build.StderrText);
+        return Path.Combine(TestSupport.RepoRoot, ".cache", "orcsharp-cli-linux-arm64", "OrcSharp.Cli");
+    }
+
     /// <summary>Compiles one source file (C or C++ by extension) to an object in its directory.</summary>
     public static string Compile(RunMode mode, string source, string flags = "-O2", string? output = null)
     {

@@ -194,6 +194,20 @@ public class BadInputTests
         AssertOneLineError(TestSupport.RunOrcsharp("run", obj), "t.o", "thread-local symbol 'elsewhere'");
     }
 
+    /// <summary>The same on AArch64 (initial-exec from PIE and non-PIC code, descriptors from -fPIC): the
+    /// link fails in the controller and the arm64 executor under qemu runs nothing.</summary>
+    [Theory]
+    [InlineData("-O2")]
+    [InlineData("-O0 -fno-pic")]
+    [InlineData("-O2 -fPIC")]
+    public void ThreadLocalDefinedNowhereOnAArch64(string flags)
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileWith("aarch64-linux-gnu-gcc", dir, "t", "#include <stdio.h>\nextern _Thread_local int elsewhere;\nint main(void) { puts(\"RAN\"); return elsewhere; }\n", flags);
+        var r = OrcSharp.Conformance.ProcessRunner.Run(TestSupport.Orcsharp, ["run", "--target", "aarch64", obj], dir, timeoutMs: 600000);
+        AssertOneLineError(r, "t.o", "thread-local symbol 'elsewhere'", "not defined by JIT'd code or by any loaded shared library");
+    }
+
     [Fact]
     public void OverAlignedThreadLocalsAreRefused()
     {

@@ -19,8 +19,8 @@ public class PipeInputTests
     }
 
     /// <summary>Runs a bash command line with $ORCSHARP set (stdin redirections and process substitution are bash's).</summary>
-    static ProcessResult Bash(string dir, string script) =>
-        ProcessRunner.Run("bash", ["-c", script], dir, 120000, new() { ["ORCSHARP"] = TestSupport.Orcsharp });
+    static ProcessResult Bash(string dir, string script, int timeoutMs = 120000) =>
+        ProcessRunner.Run("bash", ["-c", script], dir, timeoutMs, new() { ["ORCSHARP"] = TestSupport.Orcsharp });
 
     static void AssertRan(ProcessResult r, string argv0, int argc = 1)
     {
@@ -40,13 +40,27 @@ public class PipeInputTests
         AssertRan(Bash(dir, $"cat hello.o | \"$ORCSHARP\" run {flag}/dev/stdin -- x"), "/dev/stdin", 2);
     }
 
-    [Fact]
-    public void ProcessSubstitution()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ProcessSubstitution(bool oop)
     {
         var (dir, _, _) = Inputs();
-        AssertRan(Bash(dir, "\"$ORCSHARP\" run <(cat hello.o)"), "/dev/fd/63");
-        // clang's integrated assembler can write an object to a pipe (GNU as cannot).
-        AssertRan(Bash(dir, "\"$ORCSHARP\" run <(clang-14 -c -o - hello.c)"), "/dev/fd/63");
+        string flag = oop ? "--oop " : "";
+        AssertRan(Bash(dir, $"\"$ORCSHARP\" run {flag}<(cat hello.o)"), "/dev/fd/63");
+        // clang's integrated assembler can write an object to a pipe (GNU as cannot: gcc -c -o - fails
+        // with "can't open a bfd on stdout").
+        AssertRan(Bash(dir, $"\"$ORCSHARP\" run {flag}<(clang-14 -c -o - hello.c)"), "/dev/fd/63");
+    }
+
+    /// <summary>AArch64: the controller reads the pipe, the arm64 executor under qemu-user runs the object.</summary>
+    [Fact]
+    public void AArch64ObjectsFromPipes()
+    {
+        string dir = TestSupport.NewTempDir();
+        TestSupport.CompileWith("aarch64-linux-gnu-gcc", dir, "hello", Source, "-O1");
+        AssertRan(Bash(dir, "\"$ORCSHARP\" run --target aarch64 - < hello.o", 600000), "-");
+        AssertRan(Bash(dir, "\"$ORCSHARP\" run --target aarch64 <(clang-14 --target=aarch64-linux-gnu -c -o - hello.c)", 600000), "/dev/fd/63");
     }
 
     [Fact]

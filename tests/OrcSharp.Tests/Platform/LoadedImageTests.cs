@@ -1,5 +1,7 @@
 using System.Runtime.InteropServices;
+using OrcSharp.Executor;
 using OrcSharp.Executor.InProcess;
+using OrcSharp.Executor.SimpleRemote;
 using OrcSharp.Orc;
 using Xunit;
 
@@ -148,6 +150,60 @@ public unsafe class LoadedImageTests
         jd.Link();
         Assert.Equal((nint)jd.Lookup($"{tag}_add")!.Value.Value, dlsym(RtldDefault, $"{tag}_add"));
         session.RemoveJITDylib(jd);
+    }
+
+    /// <summary>The same registration and removal in a child executor and in an AArch64 executor under
+    /// qemu-user (the registration runtime is the executor's): a probe linked in the same executor asks the
+    /// dynamic loader there through dlsym(RTLD_DEFAULT), dlsym(NULL) and dl_iterate_phdr, once while the
+    /// exporting JITDylib is linked and once after it was removed.</summary>
+    [Theory]
+    [InlineData(RunMode.OutOfProcess)]
+    [InlineData(RunMode.AArch64)]
+    public void RemovalInARemoteExecutorTakesTheNamesAndTheImageAway(RunMode mode)
+    {
+        string dir = TestSupport.NewTempDir();
+        string tag = "remote" + Guid.NewGuid().ToString("N")[..8];
+        string exports = NativeComparison.Compile(mode, NativeComparison.Write(dir, "exports.c",
+            $"int {tag}_data = 5;\nint {tag}_fn(int x) {{ return x + {tag}_data; }}\n"), "-O1 -fPIC");
+        string probe = NativeComparison.Compile(mode, NativeComparison.Write(dir, "probe.c", $$"""
+            #define _GNU_SOURCE
+            #include <dlfcn.h>
+            #include <link.h>
+            #include <string.h>
+            static int count_image(struct dl_phdr_info *info, size_t size, void *count)
+            {
+              if (info->dlpi_name && strcmp(info->dlpi_name, "{{tag}}-image") == 0) ++*(int *)count;
+              return 0;
+            }
+            /* 1: the function is found, 2: the datum is found, 4: one image has the link's name. */
+            static int state(void)
+            {
+              int images = 0;
+              dl_iterate_phdr(count_image, &images);
+              return (dlsym(RTLD_DEFAULT, "{{tag}}_fn") != 0) | (dlsym(NULL, "{{tag}}_data") != 0) << 1 | (images == 1) << 2;
+            }
+            static int while_linked = -1;
+            void record_while_linked(void) { while_linked = state(); }
+            int main(void) { return while_linked * 10 + state(); }
+            """), "-O1 -fPIC");
+
+        using var epc = mode == RunMode.AArch64
+            ? SimpleRemoteEPC.Spawn("/usr/bin/qemu-aarch64", ["-L", "/usr/aarch64-linux-gnu", NativeComparison.AArch64Executor(), "executor", "--stdio"])
+            : SimpleRemoteEPC.Spawn(TestSupport.Orcsharp, ["executor", "--stdio"]);
+        using var session = new ExecutionSession(epc);
+        var exporting = session.CreateJITDylib("exports");
+        exporting.ImageName = tag + "-image";
+        var loader = new InputLoader(exporting, []);
+        loader.AddFile(exports);
+        loader.AddDefaultLibraries(cxx: false);
+        exporting.Link();
+        var probing = TestSupport.LinkNew(session, "probe", cxx: false, probe);
+
+        epc.RunInitializers([probing.Lookup("record_while_linked")!.Value]);
+        session.RemoveJITDylib(exporting);
+        var unit = probing.Units[0];
+        int status = epc.RunProgram(new ProgramStart([], unit.Finalizers, probing.DsoHandle, probing.Lookup("main")!.Value, ["probe"]));
+        Assert.Equal(7 * 10 + 0, status);
     }
 
     /// <summary>A debugger reads each in-memory object's name from the loader when dlopen notifies it and
