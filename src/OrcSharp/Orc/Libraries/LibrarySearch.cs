@@ -97,13 +97,18 @@ public sealed class LibrarySearch
         return result;
     }
 
+    /// <summary>Enough to tell an archive, an ELF file and an ld script apart (LdScript.LooksLikeLdScript
+    /// reads no further).</summary>
+    const int ClassifyBytes = 4096;
+
     void Expand(string path, bool asNeeded, List<ResolvedInput> into, HashSet<string> seen, int depth)
     {
         if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
         if (!seen.Add(path)) return;
         // Only the head: what the file is (a FIFO or a directory found here is an error, not a wait), or
-        // the whole of an ld script, which is small.
-        ReadOnlySpan<byte> head = InputFile.ReadHead(path, LdScript.MaxScriptBytes + 1);
+        // the whole of an ld script, which is small. Libraries are classified from one page; reading up to
+        // the script limit of every library found (libc.so.6, libgcc.a ...) cost megabytes a link.
+        ReadOnlySpan<byte> head = InputFile.ReadHead(path, ClassifyBytes);
         if (head.StartsWith("!<arch>\n"u8) || head.StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
         if (head.StartsWith("\u007fELF"u8) && head.Length >= 18)
         {
@@ -112,6 +117,7 @@ public sealed class LibrarySearch
             return;
         }
         if (!LdScript.LooksLikeLdScript(head)) throw new LinkError($"{path}: file format not recognized");
+        if (head.Length == ClassifyBytes) head = InputFile.ReadHead(path, LdScript.MaxScriptBytes + 1);
         if (head.Length > LdScript.MaxScriptBytes) throw new LinkError($"{path}: linker script is larger than {LdScript.MaxScriptBytes >> 20} MiB");
         var (entries, dirs) = LdScript.Parse(path, System.Text.Encoding.UTF8.GetString(head));
         var search = dirs.Count == 0 ? this : new LibrarySearch(dirs, _dirs);
