@@ -99,6 +99,22 @@ public class LibrariesTests
         Assert.Contains(found, f => f.Path.EndsWith("libc_nonshared.a") && f.Kind == InputKind.StaticArchive);
     }
 
+    /// <summary>Libraries are classified from their first page; a script longer than that is still read
+    /// whole (its GROUP comes after a long comment here).</summary>
+    [Fact]
+    public void ScriptLongerThanAPageIsReadWhole()
+    {
+        var (dir, a, b) = TwoObjects();
+        TestSupport.Run("ar", "rcs", Path.Combine(dir, "libfirst.a"), a);
+        TestSupport.Run("ar", "rcs", Path.Combine(dir, "libsecond.a"), b);
+        string comment = "/* " + string.Concat(Enumerable.Repeat("a comment line that pads the script\n", 300)) + "*/\n";
+        File.WriteAllText(Path.Combine(dir, "libpair.so"), comment + "INPUT ( -lfirst )\nGROUP ( libsecond.a )\n");
+        Assert.True(new FileInfo(Path.Combine(dir, "libpair.so")).Length > 2 * 4096);
+        var found = new LibrarySearch([dir], []).Resolve("pair");
+        Assert.Equal([Path.Combine(dir, "libfirst.a"), Path.Combine(dir, "libsecond.a")], found.Select(f => f.Path));
+        Assert.All(found, f => Assert.Equal(InputKind.StaticArchive, f.Kind));
+    }
+
     [Fact]
     public void GccLibrariesAreFound()
     {
