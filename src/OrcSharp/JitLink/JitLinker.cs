@@ -135,13 +135,15 @@ public static class JitLinker
     static void ApplyFixups(SegmentLayout layout, InFlightAlloc alloc, ILinkBackend backend, FixupContext ctx)
     {
         var work = layout.ContentBlocks;
-        ParallelLink.For(work.Count, i =>
+        long bytes = 0;
+        foreach (var (block, _, _) in work) bytes += (long)block.Size;
+        ParallelLink.For(work.Count, bytes, i =>
         {
             var (block, segment, offset) = work[i];
             var mem = alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
             block.Content.Span.CopyTo(mem);
             if (block.Edges.Count > 0) backend.ApplyFixups(block, mem, ctx);
-        }, minItemsPerTask: 16);
+        });
     }
 
     static void Count(LinkStats stats, LinkGraph graph, SegmentLayout layout)

@@ -29,7 +29,7 @@ public sealed class InputLoader
     public void AddFiles(IReadOnlyList<string> paths)
     {
         var contents = new ReadOnlyMemory<byte>[paths.Count];
-        JitLink.ParallelLink.For(paths.Count, i => contents[i] = MappedFile.Read(paths[i]), minItemsPerTask: 32);
+        JitLink.ParallelLink.For(paths.Count, paths.Count * JitLink.ParallelLink.BytesPerSmallItem, i => contents[i] = MappedFile.Read(paths[i]));
         for (int i = 0; i < paths.Count; i++) Add(paths[i], contents[i]);
     }
 
