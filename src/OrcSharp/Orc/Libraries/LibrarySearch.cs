@@ -52,9 +52,15 @@ public sealed class LibrarySearch
     static string? GccLibDir(string root)
     {
         if (!Directory.Exists(root)) return null;
-        return Directory.GetDirectories(root)
-            .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d).Split('.')[0], out int v), V: v))
-            .Where(x => x.Ok).OrderByDescending(x => x.V).Select(x => x.Dir).FirstOrDefault();
+        string? best = null;
+        int bestVersion = -1;
+        foreach (var d in Directory.EnumerateDirectories(root))
+        {
+            var name = Path.GetFileName(d.AsSpan());
+            int dot = name.IndexOf('.');
+            if (int.TryParse(dot < 0 ? name : name[..dot], out int v) && v > bestVersion) { best = d; bestVersion = v; }
+        }
+        return best;
     }
 
     /// <summary>Finds -l NAME and expands it to the files it stands for.</summary>
@@ -101,18 +107,20 @@ public sealed class LibrarySearch
     {
         if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
         if (!seen.Add(path)) return;
-        byte[] head;
+        // The first bytes say what a file is (an ld script by its first 4 KiB): libc.so.6 is not read.
+        Span<byte> buffer = stackalloc byte[4096];
+        int length;
         try
         {
-            using var f = File.OpenRead(path);
-            head = new byte[Math.Min(f.Length, 65536)];
-            f.ReadExactly(head);
+            using var f = File.OpenHandle(path);
+            length = RandomAccess.Read(f, buffer, 0);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
-        if (head.AsSpan().StartsWith("!<arch>\n"u8) || head.AsSpan().StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
-        if (head.AsSpan().StartsWith("\u007fELF"u8) && head.Length >= 18)
+        var head = buffer[..length];
+        if (head.StartsWith("!<arch>\n"u8) || head.StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
+        if (head.StartsWith("\u007fELF"u8) && head.Length >= 18)
         {
-            ushort type = BitConverter.ToUInt16(head, 16);
+            ushort type = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(head[16..]);
             into.Add(new(path, type == 3 ? InputKind.SharedLibrary : InputKind.RelocatableObject, asNeeded));
             return;
         }
