@@ -53,7 +53,9 @@ static class CrossExecutor
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "publish", project, "-c", "Release", "-r", rid, "-o", tmp, "-nologo",
                      // The ILCompiler links with clang-style --target; clang drives the cross binutils.
-                     "-p:CppCompilerAndLinker=clang-14", $"-p:ObjCopyName={ToolPrefix(arch)}objcopy" })
+                     "-p:CppCompilerAndLinker=clang-14", $"-p:ObjCopyName={ToolPrefix(arch)}objcopy",
+                     // Configured for running under qemu-user (see OrcSharp.Cli.csproj).
+                     "-p:OrcSharpCrossExecutor=true" })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();
