@@ -76,6 +76,9 @@ public static class RunCommand
         if (o.Stats && (!remote || o.NoExec)) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;
 
+        // The link graph is garbage now. When it is large it is collected (and its memory given back) before
+        // the program runs here, so that the program's own memory does not come on top of it.
+        if (!remote && GC.GetTotalMemory(false) >= CollectBeforeRunAbove) GC.Collect(2, GCCollectionMode.Aggressive, true, true);
         var args = new List<string> { o.Inputs[0] };
         args.AddRange(o.ProgramArgs);
         Console.Out.Flush();
@@ -84,6 +87,8 @@ public static class RunCommand
         if (o.Stats) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         return status;
     }
+
+    const long CollectBeforeRunAbove = 8 << 20;
 
     static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve)
     {

@@ -55,6 +55,32 @@ public sealed unsafe class MappedFile : MemoryManager<byte>
         }
     }
 
+    /// <summary>
+    /// Drops the pages under <paramref name="bytes"/> from this process when they come from a large mapped
+    /// input (<see cref="ReleaseAbove"/>; anything else is left alone). They are clean pages of a read-only
+    /// file mapping: touching them again faults them back in from the page cache. A link releases what it
+    /// has read of a large input, so that the input and the linked image are not resident at the same time.
+    /// </summary>
+    public static void Release(ReadOnlyMemory<byte> bytes)
+    {
+        if (bytes.IsEmpty || !System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, MappedFile>(bytes, out var file, out int start, out int length) ||
+            file._length < ReleaseAbove)
+            return;
+        nuint page = (nuint)Environment.SystemPageSize;
+        nuint from = (nuint)(file._pointer + start) & ~(page - 1), to = ((nuint)(file._pointer + start + length) + page - 1) & ~(page - 1);
+        madvise(from, to - from, MadvDontNeed);
+    }
+
+    /// <summary>Inputs this large are released as they are used (libpython3.11.a is 13 MB; sqlite's object 1.6 MB).</summary>
+    public const int ReleaseAbove = 4 << 20;
+
+    /// <summary>Whether <paramref name="bytes"/> lie in a mapping that <see cref="Release"/> applies to.</summary>
+    public static bool IsReleasable(ReadOnlyMemory<byte> bytes) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager<byte, MappedFile>(bytes, out var file) && file._length >= ReleaseAbove;
+
+    const int MadvDontNeed = 4;
+    [System.Runtime.InteropServices.DllImport("libc.so.6")] static extern int madvise(nuint addr, nuint length, int advice);
+
     public override Span<byte> GetSpan() => new(_pointer, _length);
     public override MemoryHandle Pin(int elementIndex = 0) => new(_pointer + elementIndex);
     public override void Unpin() { }
