@@ -16,7 +16,10 @@ static class CrossExecutor
     /// <summary>The prefix of the Debian cross tools for a target ("aarch64-linux-gnu-").</summary>
     public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
 
-    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment)
+    /// <summary>Starts the executor for <paramref name="arch"/> with <paramref name="executorArguments"/>
+    /// ("executor --stdio ...").</summary>
+    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> executorArguments,
+        RemoteExecutorOptions? options = null)
     {
         string qemu = $"/usr/bin/qemu-{arch}";
         string sysroot = $"/usr/{arch}-linux-gnu";
@@ -27,8 +30,9 @@ static class CrossExecutor
         // small-stack CPU threads too, and then no guest thread could start.
         var args = new List<string> { "-L", sysroot };
         foreach (var (k, v) in environment) { args.Add("-E"); args.Add($"{k}={v}"); }
-        args.AddRange([executor, "executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"]);
-        return SimpleRemoteEPC.Spawn(qemu, args);
+        args.Add(executor);
+        args.AddRange(executorArguments);
+        return SimpleRemoteEPC.Spawn(qemu, args, options: options ?? RunCommand.RemoteOptions());
     }
 
     static string BuildIfNeeded(string arch)

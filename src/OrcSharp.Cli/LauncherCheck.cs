@@ -77,7 +77,12 @@ static partial class LauncherCheck
     const int DirentTypeOffset = 18, DirentNameOffset = 19;
     const byte DtDir = 4;
 
-    /// <summary>Whether a C# source or project under <paramref name="dir"/> (bin/ and obj/ skipped), or a
+    /// <summary>What the build compiles: C# sources and projects, and the native parts linked in (Native/*.c, exports.map).</summary>
+    static bool IsSource(string name) =>
+        name.EndsWith(".cs", StringComparison.Ordinal) || name.EndsWith(".csproj", StringComparison.Ordinal) ||
+        name.EndsWith(".c", StringComparison.Ordinal) || name.EndsWith(".map", StringComparison.Ordinal);
+
+    /// <summary>Whether a source (<see cref="IsSource"/>) under <paramref name="dir"/> (bin/ and obj/ skipped), or a
     /// folder (files added or removed), changed after <paramref name="time"/>.</summary>
     static unsafe bool NewerThan(string dir, Int128 time)
     {
@@ -92,7 +97,7 @@ static partial class LauncherCheck
                 if (name.StartsWith('.') || name is "bin" or "obj") continue;
                 string path = dir + "/" + name;
                 if (*(byte*)(e + DirentTypeOffset) == DtDir) { if (NewerThan(path, time)) return true; }
-                else if ((name.EndsWith(".cs", StringComparison.Ordinal) || name.EndsWith(".csproj", StringComparison.Ordinal)) && ModifiedAt(path) > time)
+                else if (IsSource(name) && ModifiedAt(path) > time)
                     return true;
             }
         }

@@ -31,7 +31,7 @@ public static class Program
         }
         catch (Exception e) when (Environment.GetEnvironmentVariable("ORCSHARP_DEBUG") is null)
         {
-            return Fail($"internal error: {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")} (set ORCSHARP_DEBUG=1 for details)");
+            return Fail($"internal error: {e.GetType().Name}: {e.Message} (set ORCSHARP_DEBUG=1 for details)");
         }
     }
 
@@ -42,16 +42,20 @@ public static class Program
         return 0;
     }
 
+    /// <summary>Prints the one error line. The message is escaped again here (a no-op for a
+    /// <see cref="LinkError"/>, which escapes itself) so that no text, whatever threw it, can split the line.</summary>
     public static int Fail(string message)
     {
         LauncherCheck.EnsureFresh();
-        Console.Error.WriteLine($"orcsharp: error: {message}");
+        Console.Error.WriteLine($"orcsharp: error: {PrintableText.Escape(message)}");
         return 1;
     }
 
     public const string Usage = """
         usage: orcsharp run [options] INPUT... [-- ARG...]
-          INPUT          .o, .a, .so, or a C/C++ source (compiled with $CC / $CXX)
+          INPUT          .o, .a, .so, or a C/C++ source (compiled with $CC / $CXX);
+                         - reads standard input; pipes and <(...) work too
+          -x LANG        c, c++ or none: the language of the sources after it (needed from a pipe)
           -l NAME        link a shared library as the system linker would
           -L DIR         add a library search directory
           --entry SYM    entry point (default main)
@@ -60,9 +64,15 @@ public static class Program
           --show-addrs   the final address of every symbol, section, GOT entry and stub, on stderr
           --show-graph   every section, block, symbol and edge of the link after fixups, on stderr
           --oop          run in a child executor process (linking stays here)
-          --connect H:P  run in the executor listening at H:P
+          --connect ADDR run in the executor listening at HOST:PORT or unix:PATH
+          --token-file F the executor's token for --connect over TCP (or ORCSHARP_EXECUTOR_TOKEN)
           --target ARCH  x86_64 or aarch64: another architecture runs under qemu-user
-               orcsharp executor (--stdio | --listen 127.0.0.1:PORT)
+          --no-backtrace a crash ends as it does natively, without the crash report
+          --perf-map     write /tmp/perf-PID.map for perf (PID of the process running the code)
+          --jitdump      write jit-PID.dump for perf inject --jit (under $JITDUMPDIR or ~/.debug/jit)
+               orcsharp executor (--stdio | --listen [HOST:]PORT | --listen unix:PATH) [--allow-remote]
+                                 [--token-file FILE | --insecure-no-auth] [--max-message-size N[K|M|G]]
+                                 [--max-calls-in-flight N] [--handshake-timeout SECONDS]
                orcsharp jitlink [llvm-jitlink options] INPUT... [-args ARG...]   (orcsharp jitlink --help)
 
         """;

@@ -1,7 +1,9 @@
 using System.Diagnostics;
+using System.Globalization;
 using OrcSharp.Executor;
 using OrcSharp.Executor.InProcess;
 using OrcSharp.Executor.SimpleRemote;
+using OrcSharp.Executor.TargetProcess;
 using OrcSharp.JitLink;
 using OrcSharp.Orc;
 using OrcSharp.Shared;
@@ -20,12 +22,14 @@ public static class RunCommand
         string? cross = o.Target is { } t && t != HostArchitecture.Name ? t : null;
         if (cross is not null) o.OutOfProcess = true;
         var objects = new List<string>(o.Inputs);
-        var sources = Enumerable.Range(0, o.Inputs.Count).Where(i => SourceCompiler.IsSource(o.Inputs[i])).ToList();
-        bool cxx = sources.Any(i => SourceCompiler.IsCxx(o.Inputs[i]));
+        // Sources by name, or any input given a language with -x (gcc's rule).
+        var sources = Enumerable.Range(0, o.Inputs.Count).Where(i => o.InputLanguages[i] is not null || SourceCompiler.IsSource(o.Inputs[i])).ToList();
+        bool cxx = sources.Any(i => o.InputLanguages[i] is { } lang ? lang == "c++" : SourceCompiler.IsCxx(o.Inputs[i]));
         if (sources.Count > 0)
         {
             var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
-                CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal());
+                CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal(),
+                sources.Select(i => o.InputLanguages[i]).ToList());
             CompileProgress.Clear();
             for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
         }
@@ -34,8 +38,11 @@ public static class RunCommand
         ulong tlsReserve = 0;
         for (int attempt = 0; ; attempt++)
         {
-            var executor = CreateExecutor(o, cross, tlsReserve);
-            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs); }
+            // A child executor writes its crash report into a pipe; the user sees it after the error line.
+            using var reports = o.OutOfProcess && o.Connect is null && !o.NoBacktrace ? ProgramCrash.ReportPipe.Create() : null;
+            var executor = CreateExecutor(o, cross, tlsReserve, reports);
+            reports?.ChildStarted();
+            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs, reports); }
             catch (StaticTlsExhaustedError e) when (o.OutOfProcess && attempt == 0)
             {
                 // A child executor can simply start over with a static TLS reserve that fits.
@@ -44,15 +51,20 @@ public static class RunCommand
             catch (StaticTlsExhaustedError e) when (!o.OutOfProcess && o.Connect is null)
             {
                 StaticTlsReexec.RestartWithReserve(e);
+                if (InputFile.AnyStreamRead)
+                    throw new LinkError($"{e.Message} (orcsharp restarts itself with that reserve, but input from a pipe cannot be read twice: use --oop or give the input as a file)");
                 throw;
             }
             finally { executor.Dispose(); }
         }
     }
 
-    static int LinkAndRun(RunOptions o, IExecutorControl executor, bool cxx, List<string> objects, Stopwatch total, double compileMs)
+    static int LinkAndRun(RunOptions o, IExecutorControl executor, bool cxx, List<string> objects, Stopwatch total, double compileMs,
+        ProgramCrash.ReportPipe? reports)
     {
         using var session = new ExecutionSession(executor);
+        session.Platform.Debugging.PerfMap |= o.PerfMap;
+        session.Platform.Debugging.JitDump |= o.JitDump;
         var recorder = new LinkSnapshot.Recorder();
         if (o.ShowGraph || o.ShowAddrs) session.Plugins.Add(recorder);
         var jd = session.CreateJITDylib("main");
@@ -83,22 +95,60 @@ public static class RunCommand
         args.AddRange(o.ProgramArgs);
         Console.Out.Flush();
         Console.Error.Flush();
-        int status = executor.RunProgram(new ProgramStart(unit.Initializers, unit.Finalizers, jd.DsoHandle, entry, args));
+        // In process, a crash of the program is reported by the handler (on its own signal stack).
+        if (!remote && !o.NoBacktrace) CrashReport.Install(2, "orcsharp: error: program terminated by signal ");
+        using var crashStack = CrashReport.OnThisThread();
+        int status;
+        try { status = executor.RunProgram(new ProgramStart(unit.Initializers, unit.Finalizers, jd.DsoHandle, entry, args)); }
+        catch (ProgramTerminatedError e)
+        {
+            // The program crashed (or was killed) in its executor: say so, show the executor's report, and
+            // end by the same signal, as the native program would have.
+            if (!o.NoBacktrace)
+            {
+                Console.Error.WriteLine($"orcsharp: error: {e.Message}");
+                Console.Error.Write(reports?.ReadReport());
+            }
+            ProgramCrash.EndBy(e.Signal);
+            return 128 + e.Signal;
+        }
         if (o.Stats) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         return status;
     }
 
     const long CollectBeforeRunAbove = 8 << 20;
 
-    static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve)
+    static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve, ProgramCrash.ReportPipe? reports)
     {
-        if (o.Connect is not null) return SimpleRemoteEPC.ConnectTcp(o.Connect);
+        if (o.Connect is not null) return ConnectExecutor(o.Connect, o.TokenFile);
         if (!o.OutOfProcess) return new InProcessExecutorControl();
         var env = new Dictionary<string, string>();
         if (tlsReserve > 0) env["GLIBC_TUNABLES"] = StaticTlsExhaustedError.TunablesWithReserve(tlsReserve);
-        if (cross is not null) return CrossExecutor.Spawn(cross, env);
+        string[] options = ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4",
+            .. o.NoBacktrace ? ["--no-backtrace"] : reports is not null ? ["--crash-report-fd", reports.WriteFd.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>()];
+        if (cross is not null) return CrossExecutor.Spawn(cross, env, options);
         string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
-        return SimpleRemoteEPC.Spawn(self, ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"], env);
+        return SimpleRemoteEPC.Spawn(self, options, env, RemoteOptions());
+    }
+
+    /// <summary>Connects to a listening executor (HOST:PORT or unix:PATH). Over TCP the token comes from
+    /// <paramref name="tokenFile"/> or ORCSHARP_EXECUTOR_TOKEN.</summary>
+    internal static SimpleRemoteEPC ConnectExecutor(string address, string? tokenFile)
+    {
+        var endpoint = ExecutorEndpoint.Parse(address);
+        if (endpoint.IsUnix && tokenFile is not null) throw new LinkError("--token-file goes with TCP: a Unix socket is protected by its file mode");
+        var token = endpoint.IsUnix ? null : tokenFile is not null ? ExecutorToken.ReadFile(tokenFile) : ExecutorToken.FromEnvironment();
+        return SimpleRemoteEPC.Connect(endpoint, RemoteOptions() with { Token = token });
+    }
+
+    /// <summary>ORCSHARP_EXECUTOR_TIMEOUT (seconds) bounds the executor's setup and each service call.</summary>
+    internal static RemoteExecutorOptions RemoteOptions()
+    {
+        const string variable = "ORCSHARP_EXECUTOR_TIMEOUT";
+        if (Environment.GetEnvironmentVariable(variable) is not { Length: > 0 } text) return new RemoteExecutorOptions();
+        if (!double.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out double s) || s <= 0 || s > 86400)
+            throw new LinkError($"{variable}='{text}' is not a number of seconds");
+        return new RemoteExecutorOptions { SetupTimeout = TimeSpan.FromSeconds(s), ServiceTimeout = TimeSpan.FromSeconds(s) };
     }
 
     static void WriteStats(RunOptions o, IExecutorControl ex, LinkedUnit unit, double compileMs, double loadMs, double totalMs)

@@ -6,6 +6,9 @@ namespace OrcSharp.Cli;
 public sealed class RunOptions
 {
     public List<string> Inputs { get; } = new();
+    /// <summary>The language each input was given with -x (gcc's rule: -x applies to the inputs after
+    /// it, until the next -x; "none" goes back to telling by name and content); null when not given.</summary>
+    public List<string?> InputLanguages { get; } = new();
     /// <summary>-l NAME in command-line order.</summary>
     public List<string> Libraries { get; } = new();
     public List<string> LibraryDirs { get; } = new();
@@ -19,13 +22,23 @@ public sealed class RunOptions
     public bool ShowAddrs { get; set; }
     public bool OutOfProcess { get; set; }
     public string? Connect { get; set; }
+    /// <summary>The executor token for --connect over TCP (else ORCSHARP_EXECUTOR_TOKEN).</summary>
+    public string? TokenFile { get; set; }
     /// <summary>The architecture the program runs on (--target); another than this machine's means a
     /// cross executor under qemu-user.</summary>
     public string? Target { get; set; }
+    /// <summary>No crash report: a crashing program ends exactly as it does natively (same signal, nothing
+    /// added on stderr).</summary>
+    public bool NoBacktrace { get; set; }
+    /// <summary>Write /tmp/perf-PID.map (PID of the process running the code).</summary>
+    public bool PerfMap { get; set; }
+    /// <summary>Write a jitdump file for perf inject --jit.</summary>
+    public bool JitDump { get; set; }
 
     public static RunOptions Parse(string[] args)
     {
         var o = new RunOptions();
+        string? language = null;
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
@@ -43,12 +56,17 @@ public sealed class RunOptions
                 case "-l": o.Libraries.Add(Value(a)); break;
                 case "-L": o.LibraryDirs.Add(Value(a)); break;
                 case "--entry": o.Entry = Value(a); break;
+                case "-x": language = Language(Value(a)); break;
                 case "--noexec": o.NoExec = true; break;
                 case "--stats": o.Stats = true; break;
                 case "--show-graph": o.ShowGraph = true; break;
                 case "--show-addrs": o.ShowAddrs = true; break;
                 case "--oop": o.OutOfProcess = true; break;
                 case "--connect": o.Connect = Value(a); break;
+                case "--token-file": o.TokenFile = Value(a); break;
+                case "--no-backtrace": o.NoBacktrace = true; break;
+                case "--perf-map": o.PerfMap = true; break;
+                case "--jitdump": o.JitDump = true; break;
                 case "--target":
                     o.Target = Value(a) switch
                     {
@@ -61,12 +79,22 @@ public sealed class RunOptions
                     if (a.StartsWith("-l", StringComparison.Ordinal) && a.Length > 2) o.Libraries.Add(a[2..]);
                     else if (a.StartsWith("-L", StringComparison.Ordinal) && a.Length > 2) o.LibraryDirs.Add(a[2..]);
                     else if (a.StartsWith("--entry=", StringComparison.Ordinal)) o.Entry = a[8..];
+                    else if (a.StartsWith("-x", StringComparison.Ordinal) && a.Length > 2) language = Language(a[2..]);
                     else if (a.StartsWith('-') && a != "-") throw new LinkError($"unknown option '{a}'");
-                    else o.Inputs.Add(a);
+                    else { o.Inputs.Add(a); o.InputLanguages.Add(language); }
                     break;
             }
         }
         if (o.Inputs.Count == 0) throw new LinkError("no input files");
+        if (o.TokenFile is not null && o.Connect is null) throw new LinkError("--token-file goes with --connect");
         return o;
     }
+
+    static string? Language(string name) => name switch
+    {
+        "c" => "c",
+        "c++" or "cxx" or "cpp" => "c++",
+        "none" => null,
+        _ => throw new LinkError($"unknown language '{name}' for -x (expected c, c++ or none)"),
+    };
 }

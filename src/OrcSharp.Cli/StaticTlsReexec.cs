@@ -23,7 +23,9 @@ static unsafe partial class StaticTlsReexec
     /// restarted, or exec failed), and the caller then reports the error.</summary>
     public static void RestartWithReserve(StaticTlsExhaustedError error)
     {
-        if (IsRestarted) return;
+        // Input read from a pipe is gone: a restarted process could not read it again. The caller's
+        // error says how to start orcsharp with the reserve instead.
+        if (IsRestarted || InputFile.AnyStreamRead) return;
         string[] argv;
         try { argv = File.ReadAllText("/proc/self/cmdline").Split('\0', StringSplitOptions.None)[..^1]; }
         catch (IOException) { return; }
@@ -37,6 +39,7 @@ static unsafe partial class StaticTlsReexec
         Console.Error.Flush();
         var argvPtrs = NativeStrings.ToArray(argv);
         var envPtrs = NativeStrings.ToArray(env);
+        // Null-terminated arrays (NativeStrings.ToArray adds the terminator): execve reads up to it.
         fixed (nint* a = argvPtrs) fixed (nint* e = envPtrs) execve("/proc/self/exe", a, e);
         // Only reached if exec failed: the caller reports the original error.
         NativeStrings.Free(argvPtrs);

@@ -41,8 +41,16 @@ public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, strin
 
         string prog = Path.Combine(work, "prog");
         string driver = (target is null ? "" : $"{target}-linux-gnu-") + (c.Language == Language.C ? "gcc" : "g++");
+        var env = new Dictionary<string, string>();
+        if (c.PluginSources.Count > 0)
+        {
+            if (BuildPlugin(work, c, m, driver) is { } error) return new(false, error);
+            env[CorpusCase.PluginVariable] = Path.Combine(work, "plugin.so");
+        }
         var linkArgs = new List<string>(inputs) { "-o", prog, "-pthread" };
         if (m.NoPie) linkArgs.Add("-no-pie");
+        // A program whose plugin binds to its definitions exports them, as -rdynamic does.
+        if (c.PluginSources.Count > 0) linkArgs.Add("-rdynamic");
         linkArgs.AddRange(c.Libraries.Select(l => "-l" + l));
         var link = ProcessRunner.Run(driver, linkArgs, work);
         if (link.ExitCode != 0) return new(false, $"native link failed: {Trim(link.StderrText)}");
@@ -51,20 +59,41 @@ public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, strin
         // architecture's under qemu-user with the cross C library as its root.
         var native = target is null
             ? ProcessRunner.Run("bash", new[] { "-c", "exec -a \"$0\" \"$ORCSHARP_CONF_PROG\" \"$@\"", inputs[0] }.Concat(c.Arguments), work,
-                20000, new() { ["ORCSHARP_CONF_PROG"] = prog })
-            : ProcessRunner.Run($"qemu-{target}", new[] { "-L", $"/usr/{target}-linux-gnu", "-0", inputs[0], prog }.Concat(c.Arguments), work, 60000);
+                20000, new(env) { ["ORCSHARP_CONF_PROG"] = prog })
+            : ProcessRunner.Run($"qemu-{target}", new[] { "-L", $"/usr/{target}-linux-gnu", "-0", inputs[0], prog }.Concat(c.Arguments), work, 60000, env);
         var jitArgs = new List<string> { "run" };
+        // A case that dies of a signal natively is run without the crash report, so it must end exactly as
+        // the native run (same signal, same stderr); every other case runs as users run it.
+        if (native.ExitCode is > 128 and <= 128 + 64) jitArgs.Add("--no-backtrace");
         if (outOfProcess) jitArgs.Add("--oop");
         if (target is not null) { jitArgs.Add("--target"); jitArgs.Add(target); }
         foreach (var l in c.Libraries) { jitArgs.Add("-l"); jitArgs.Add(l); }
         jitArgs.AddRange(inputs);
         jitArgs.Add("--");
         jitArgs.AddRange(c.Arguments);
-        var jit = ProcessRunner.Run(orcsharp, jitArgs, work);
+        var jit = ProcessRunner.Run(orcsharp, jitArgs, work, env: env);
         return Compare(native, jit);
     }
 
-    static RunOutcome Compare(ProcessResult native, ProcessResult jit)
+    /// <summary>Builds the case's plugin/ sources into work/plugin.so: the row's compiler and flags made
+    /// position-independent, linked -shared by the target's driver. Returns an error, or null.</summary>
+    static string? BuildPlugin(string work, CorpusCase c, MatrixEntry m, string driver)
+    {
+        var flags = m.Flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(f => f != "-fno-pic").Append("-fPIC");
+        var objects = new List<string>();
+        foreach (var src in c.PluginSources)
+        {
+            string obj = Path.Combine(work, "plugin-" + Path.GetFileNameWithoutExtension(src) + ".o");
+            var r = ProcessRunner.Run(m.Compiler, flags.Concat(c.ExtraCompileFlags).Concat(["-c", src, "-o", obj]), work);
+            if (r.ExitCode != 0) return $"compile plugin/{Path.GetFileName(src)} failed: {Trim(r.StderrText)}";
+            objects.Add(obj);
+        }
+        var link = ProcessRunner.Run(driver, objects.Concat(["-shared", "-o", Path.Combine(work, "plugin.so")]), work);
+        return link.ExitCode == 0 ? null : $"plugin link failed: {Trim(link.StderrText)}";
+    }
+
+    /// <summary>Byte-for-byte comparison of a native run and an orcsharp run: exit status, stdout, stderr.</summary>
+    public static RunOutcome Compare(ProcessResult native, ProcessResult jit)
     {
         if (native.TimedOut) return new(false, "native program timed out");
         if (jit.TimedOut) return new(false, "orcsharp timed out");

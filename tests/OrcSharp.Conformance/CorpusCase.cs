@@ -4,11 +4,20 @@ public enum Language { C, Cxx }
 
 /// <summary>
 /// One conformance program: "c/NAME.c" (one object) or "c/NAME/" (every source is one object), likewise
-/// under "cpp/". The few cases that need more than the defaults are named in <see cref="Special"/>, as
-/// the corpus README describes them.
+/// under "cpp/". A case directory's "plugin/" subfolder holds the sources of a shared library the program
+/// opens with dlopen (<see cref="PluginSources"/>). The few cases that need more than the defaults are
+/// named in <see cref="Special"/>, as the corpus README describes them.
 /// </summary>
 public sealed record CorpusCase(string Name, Language Language, IReadOnlyList<string> Sources, bool UsesThreadLocals)
 {
+    /// <summary>The environment variable that gives the program the path of its plugin.</summary>
+    public const string PluginVariable = "CORPUS_PLUGIN";
+
+    /// <summary>Sources of the case's plugin.so (empty when it has none): built with the row's compiler
+    /// and flags, -fPIC, and linked -shared. The program is then linked natively with -rdynamic, so the
+    /// plugin can bind to its definitions, and finds the plugin's path in <see cref="PluginVariable"/>.</summary>
+    public IReadOnlyList<string> PluginSources { get; init; } = [];
+
     /// <summary>Case name (without the c/ or cpp/ prefix) → what it needs beyond the defaults.</summary>
     static readonly Dictionary<string, (string[] CFlags, string[] Libs, string[] Args, bool Archive)> Special = new()
     {
@@ -16,6 +25,7 @@ public sealed record CorpusCase(string Name, Language Language, IReadOnlyList<st
         ["weak_common"] = (["-fcommon"], [], [], false),
         ["libm"] = ([], ["m"], [], false),
         ["hello"] = ([], [], ["alpha", "beta gamma"], false),
+        ["entry_layout"] = ([], [], ["one", "two words", ""], false),
     };
 
     string Short => Name[(Name.IndexOf('/') + 1)..];
@@ -34,16 +44,21 @@ public sealed record CorpusCase(string Name, Language Language, IReadOnlyList<st
             if (!Directory.Exists(dir)) continue;
             foreach (var entry in Directory.EnumerateFileSystemEntries(dir).Order(StringComparer.Ordinal))
             {
-                List<string> sources;
+                List<string> Sources(string dir) =>
+                    Directory.EnumerateFiles(dir).Where(f => exts.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+                List<string> sources, plugin = [];
                 if (Directory.Exists(entry))
-                    sources = Directory.EnumerateFiles(entry).Where(f => exts.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+                {
+                    sources = Sources(entry);
+                    if (Directory.Exists(Path.Combine(entry, "plugin"))) plugin = Sources(Path.Combine(entry, "plugin"));
+                }
                 else if (exts.Contains(Path.GetExtension(entry))) sources = [entry];
                 else continue;
                 if (sources.Count == 0) continue;
                 string name = $"{sub}/{Path.GetFileNameWithoutExtension(entry)}";
                 bool tls = sources.Concat(Directory.Exists(entry) ? Directory.EnumerateFiles(entry, "*.h") : [])
                     .Any(f => File.ReadAllText(f) is var t && (t.Contains("_Thread_local") || t.Contains("__thread") || t.Contains("thread_local")));
-                cases.Add(new CorpusCase(name, lang, sources, tls));
+                cases.Add(new CorpusCase(name, lang, sources, tls) { PluginSources = plugin });
             }
         }
         return cases;
@@ -62,7 +77,7 @@ public sealed record MatrixEntry(string Compiler, string Flags)
 /// <summary>The compiler × flags matrix of the corpus README.</summary>
 public static class BuildMatrix
 {
-    static readonly string[] CFlags = ["-O0", "-O2", "-O2 -fPIC", "-O2 -fno-pic"];
+    static readonly string[] CFlags = ["-O0", "-O2", "-O2 -fPIC", "-O2 -fno-pic", "-O0 -fno-pic"];
     static readonly string[] CxxFlags = ["-O0", "-O2", "-O2 -fPIC"];
     static readonly string[] TlsFlags =
     [
@@ -73,7 +88,8 @@ public static class BuildMatrix
     static readonly string[] GnuDialectFlags = ["-O2 -fPIC -mtls-dialect=gnu2", "-O0 -fPIC -mtls-dialect=gnu2"];
 
     /// <summary>The matrix for another architecture (the Debian cross compilers and clang's --target):
-    /// -O0 and -O2 as PIE, -O2 -fPIC, and -O2 -fno-pic for C; thread-local cases also with initial-exec.</summary>
+    /// -O0 and -O2 as PIE, -O2 -fPIC, and -O2 -fno-pic and -O0 -fno-pic for C; thread-local cases also
+    /// with initial-exec.</summary>
     public static List<MatrixEntry> ForCross(CorpusCase c, string arch)
     {
         string triple = $"{arch}-linux-gnu";
@@ -82,7 +98,7 @@ public static class BuildMatrix
             : new[] { ($"{triple}-g++", ""), ("clang++-14", $"--target={triple} ") };
         // As in the native matrix, -fno-pic is a C build only.
         var flags = new List<string> { "-O0", "-O2", "-O2 -fPIC" };
-        if (c.Language == Language.C) flags.Add("-O2 -fno-pic");
+        if (c.Language == Language.C) flags.AddRange(["-O2 -fno-pic", "-O0 -fno-pic"]);
         if (c.UsesThreadLocals) flags.Add("-O2 -fPIC -ftls-model=initial-exec");
         return compilers.SelectMany(cc => flags.Select(f => new MatrixEntry(cc.Item1, cc.Item2 + f))).ToList();
     }

@@ -30,6 +30,30 @@ public static class TestSupport
     public static string CompileCxx(string dir, string name, string source, string flags = "-O1") =>
         Compile("c++", ".cpp", dir, name, source, flags);
 
+    /// <summary>Compiles C source text with the given compiler (clang-14, a cross gcc ...).</summary>
+    public static string CompileWith(string compiler, string dir, string name, string source, string flags) =>
+        Compile(compiler, ".c", dir, name, source, flags);
+
+    /// <summary>The NativeAOT orcsharp executable the launcher runs (built by it on first use): what
+    /// debuggers are pointed at, since the launcher itself is a shell script.</summary>
+    public static string OrcsharpBinary
+    {
+        get
+        {
+            string binary = Path.Combine(RepoRoot, ".cache", "orcsharp-cli", "OrcSharp.Cli");
+            lock (BuildLock)
+                if (!_built)
+                {
+                    var r = RunOrcsharp("--help");
+                    if (r.ExitCode != 0) throw new InvalidOperationException("building orcsharp failed: " + r.StderrText);
+                    _built = true;
+                }
+            return binary;
+        }
+    }
+    static readonly object BuildLock = new();
+    static bool _built;
+
     static string Compile(string compiler, string ext, string dir, string name, string source, string flags)
     {
         string src = Path.Combine(dir, name + ext), obj = Path.Combine(dir, name + ".o");

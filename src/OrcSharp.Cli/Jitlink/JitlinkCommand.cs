@@ -109,11 +109,11 @@ public static class JitlinkCommand
             var memory = new NoExecMemoryManager(slabBase, size, page);
             return new NoExecExecutorControl(triple, memory, arch == HostArch ? new InProcessExecutorControl() : null);
         }
-        if (o.OopConnect is { } hostPort) return SimpleRemoteEPC.ConnectTcp(hostPort);
+        if (o.OopConnect is { } hostPort) return RunCommand.ConnectExecutor(hostPort, tokenFile: null);
         if (arch != HostArch)
         {
             if (o.OopExecutor is { Length: > 0 }) throw new LinkError("jitlink: -oop-executor=PATH runs code of this machine's architecture; AArch64 code runs in OrcSharp's arm64 executor (leave the path out)");
-            return CrossExecutor.Spawn(arch == TargetArch.AArch64 ? "aarch64" : "x86_64", new Dictionary<string, string>());
+            return CrossExecutor.Spawn(arch == TargetArch.AArch64 ? "aarch64" : "x86_64", new Dictionary<string, string>(), ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4"]);
         }
         if (o.OopExecutor is { } path)
         {

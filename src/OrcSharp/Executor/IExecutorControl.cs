@@ -23,6 +23,11 @@ public static class BootstrapNames
     public const string RegisterEhFrame = "orcsharp_register_eh_frame";
     public const string DeregisterEhFrame = "orcsharp_deregister_eh_frame";
     public const string ReleaseTlsModule = "orcsharp_release_tls_module";
+    public const string ResolveIndirectFunctions = "orcsharp_resolve_indirect_functions";
+    public const string RegisterImage = "orcsharp_register_image";
+    public const string DeregisterImage = "orcsharp_deregister_image";
+    public const string RegisterDebugObject = "orcsharp_register_debug_object";
+    public const string DeregisterDebugObject = "orcsharp_deregister_debug_object";
     // Services a remote controller calls (SimpleRemoteEPC).
     public const string MemReserve = "orcsharp_mem_reserve";
     public const string MemFinalize = "orcsharp_mem_finalize";
@@ -31,6 +36,7 @@ public static class BootstrapNames
     public const string Lookup = "orcsharp_lookup";
     public const string Describe = "orcsharp_describe";
     public const string CreateTlsModule = "orcsharp_create_tls_module";
+    public const string ImportThreadLocals = "orcsharp_import_thread_locals";
     public const string RunInitializers = "orcsharp_run_initializers";
     public const string RunDeinitializers = "orcsharp_run_deinitializers";
     public const string RunProgram = "orcsharp_run_program";
@@ -71,7 +77,8 @@ public interface IExecutorControl : ITlsModuleHost, IDisposable
     /// atexit handlers and finalizers run and stdio is flushed. In-process this does not return.</summary>
     int RunProgram(ProgramStart start);
 
-    /// <summary>Runs initializers as dlopen does: each gets (argc, argv, envp) of an empty command line.</summary>
+    /// <summary>Runs initializers as dlopen does: each gets the process's own (argc, argv, envp), with the
+    /// auxiliary vector after envp as the kernel lays it out.</summary>
     void RunInitializers(IReadOnlyList<ExecutorAddr> initializers);
 
     /// <summary>Tears down a JITDylib's runtime state as dlclose does: its finalizers run in the given

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using OrcSharp.JitLink.Elf;
+using EhFrame = OrcSharp.JitLink.Elf.EhFrameSection;
 
 namespace OrcSharp.JitLink;
 
@@ -55,11 +56,10 @@ public static class DeadStripping
     /// that live with it (its own and its CIE's).</summary>
     sealed class FrameIndex
     {
-        sealed class FrameBlock(Block block, List<(int Start, int End, bool IsCie)> records, int[] cieOf)
+        sealed class FrameBlock(Block block, List<EhFrameRecord> records)
         {
             public readonly Block Block = block;
-            public readonly List<(int Start, int End, bool IsCie)> Records = records;
-            public readonly int[] CieOf = cieOf;
+            public readonly List<EhFrameRecord> Records = records;
             public readonly bool[] Live = new bool[records.Count];
         }
 
@@ -76,23 +76,15 @@ public static class DeadStripping
                 // A block a pass added and keeps (the terminator) is an ordinary block.
                 if (block.IsZeroFill || block.Size < 4 || block.KeepAlive) continue;
                 var data = block.Content.Span;
-                var records = EhFramePruner.Records(data, $"{block.SourceFile}: section {block.SourceSection}");
-                var cieOf = new int[records.Count];
-                for (int r = 0; r < records.Count; r++)
-                {
-                    var (start, end, isCie) = records[r];
-                    cieOf[r] = -1;
-                    if (isCie || end - start < 8) continue;
-                    int ciePointer = start + 4 - (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(data[(start + 4)..]);
-                    cieOf[r] = records.FindIndex(x => x.IsCie && x.Start == ciePointer);
-                }
-                var frame = new FrameBlock(block, records, cieOf);
+                var records = EhFrame.Parse(data, $"{block.SourceFile}: section {block.SourceSection}");
+                var frame = new FrameBlock(block, records);
                 index._frames.Add(block, frame);
                 foreach (var e in block.Edges)
                 {
                     // The PC-begin field follows the length and the CIE pointer.
-                    int r = Find(records, (int)e.Offset);
-                    if (r < 0 || records[r].IsCie || e.Offset != records[r].Start + 8 || e.Target.Kind != SymbolKind.Defined) continue;
+                    int r = EhFrame.Find(records, e.Offset);
+                    if (r < 0 || records[r].Kind != EhFrameRecordKind.Fde || e.Offset != records[r].Start + EhFrame.PcBeginOffset ||
+                        e.Target.Kind != SymbolKind.Defined) continue;
                     if (!index._fdesOf.TryGetValue(e.Target.Block!, out var list)) index._fdesOf[e.Target.Block!] = list = new();
                     list.Add((frame, r));
                 }
@@ -116,12 +108,12 @@ public static class DeadStripping
             {
                 if (frame.Live[r]) continue;
                 frame.Live[r] = true;
-                int cie = frame.CieOf[r];
+                int cie = frame.Records[r].Cie;
                 bool newCie = cie >= 0 && !frame.Live[cie];
                 if (cie >= 0) frame.Live[cie] = true;
                 foreach (var e in frame.Block.Edges)
                 {
-                    int at = Find(frame.Records, (int)e.Offset);
+                    int at = EhFrame.Find(frame.Records, e.Offset);
                     if (at == r || (newCie && at == cie)) yield return e;
                 }
             }
@@ -138,16 +130,16 @@ public static class DeadStripping
                 for (int r = 0; r < dead.Length; r++)
                 {
                     // Terminators (a zero length word) stay where they are.
-                    dead[r] = !frame.Live[r] && frame.Records[r].End - frame.Records[r].Start > 4;
+                    dead[r] = !frame.Live[r] && frame.Records[r].Kind != EhFrameRecordKind.Terminator;
                     any |= dead[r];
                 }
                 if (!any) continue;
                 var block = frame.Block;
-                var (content, map) = EhFramePruner.Prune(block.Content.Span, frame.Records, dead);
+                var (content, map) = EhFrame.Prune(block.Content.Span, frame.Records, dead, $"{block.SourceFile}: section {block.SourceSection}");
                 var kept = new List<Edge>(block.Edges.Count);
                 foreach (var e in block.Edges)
                 {
-                    int moved = map(e.Offset);
+                    long moved = map(e.Offset);
                     if (moved >= 0) kept.Add(new Edge(e.Kind, (uint)moved, e.Target, e.Addend));
                 }
                 block.Content = content;
@@ -155,19 +147,6 @@ public static class DeadStripping
                 block.Edges.Clear();
                 block.Edges.AddRange(kept);
             }
-        }
-
-        static int Find(List<(int Start, int End, bool IsCie)> records, int offset)
-        {
-            int lo = 0, hi = records.Count - 1;
-            while (lo <= hi)
-            {
-                int mid = (lo + hi) / 2;
-                if (offset < records[mid].Start) hi = mid - 1;
-                else if (offset >= records[mid].End) lo = mid + 1;
-                else return mid;
-            }
-            return -1;
         }
     }
 }

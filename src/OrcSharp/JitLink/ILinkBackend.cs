@@ -35,10 +35,11 @@ public interface ILinkBackend
     /// True if it added blocks (layout then runs again).</summary>
     bool AddRangeExtensions(LinkGraph graph) => false;
 
-    /// <summary>A stub in the link that stands for an external function whose address code takes with
-    /// a reference that cannot reach the library (a non-PIE executable's canonical PLT entry), or null
-    /// when the architecture needs none.</summary>
-    Symbol? CreateCanonicalStub(LinkGraph graph, Symbol external) => null;
+    /// <summary>A stub (a PLT entry) that jumps to the address held in <paramref name="slot"/>: it stands
+    /// for an external function whose address code takes with a reference that cannot reach the library
+    /// (a non-PIE executable's canonical PLT entry), and for an indirect function (IFUNC) whose slot the
+    /// executor fills with the resolver's answer.</summary>
+    Symbol CreateStub(LinkGraph graph, Symbol slot, string? name);
 
     /// <summary>Whether an edge kind writes a field too narrow for an arbitrary 64-bit address (32-bit
     /// absolute or PC-relative): such references to library data need a copy in reach.</summary>

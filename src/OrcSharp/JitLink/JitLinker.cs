@@ -56,19 +56,21 @@ public static class JitLinker
         LinkPasses.Run(passes.PrePrune, graph);
         clock.Lap((s, ms) => s.PassesMs += ms);
         // External addresses are known before layout (everything they name already exists in the
-        // executor), so passes can decide between direct references, stubs and copies.
-        ResolveExternals(graph, resolve);
-        clock.Lap((s, ms) => s.ResolveMs += ms);
-        LinkPasses.Run(passes.PostPrune, graph);
-        var tlsImage = ThreadLocalImage.Compute(graph);
-        if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
-        clock.Lap((s, ms) => s.PassesMs += ms);
-
-        var (layout, alloc) = Allocate(graph, memory, passes, options);
-        TlsModule? tlsModule = null;
-        bool tlsOwnedByAllocation = false;
+        // executor), so passes can decide between direct references, stubs and copies. Thread-locals of
+        // shared libraries come with the module that holds them in static TLS.
+        var modules = new List<TlsModule>(2);
+        bool modulesOwnedByAllocation = false;
+        InFlightAlloc? alloc = null;
         try
         {
+            if (ResolveExternals(graph, resolve, tls) is { } imported) modules.Add(imported);
+            clock.Lap((s, ms) => s.ResolveMs += ms);
+            LinkPasses.Run(passes.PostPrune, graph);
+            var tlsImage = ThreadLocalImage.Compute(graph);
+            if (!tlsImage.IsEmpty && tls is null) throw new LinkError($"{graph.Name}: uses thread-local storage, which this executor does not provide");
+            clock.Lap((s, ms) => s.PassesMs += ms);
+
+            (var layout, alloc) = Allocate(graph, memory, passes, options);
             clock.Lap((s, ms) => s.LayoutAllocMs += ms);
             var ctx = new FixupContext(GlobalOffsetTable.FindBase(graph)?.Address ?? default);
             if (!tlsImage.IsEmpty)
@@ -76,7 +78,8 @@ public static class JitLinker
                 // The initial image must hold its final bytes before the thread library copies it into
                 // every thread; code that addresses TLS needs the module's offset, so it is fixed up after.
                 var initialImage = tlsImage.BuildInitialImage(backend, ctx);
-                tlsModule = tls!.CreateTlsModule(initialImage, tlsImage.MemSize, tlsImage.Alignment);
+                var tlsModule = tls!.CreateTlsModule(initialImage, tlsImage.MemSize, tlsImage.Alignment);
+                modules.Add(tlsModule);
                 graph.TlsModule = tlsModule;
                 ctx = ctx with { TlsModule = tlsModule };
             }
@@ -84,26 +87,27 @@ public static class JitLinker
             clock.Lap((s, ms) => s.FixupMs += ms);
             if (stats is not null) Count(stats, graph, layout);
 
+            var inflight = alloc;
             ReadOnlyMemory<byte> FixedUp(Block b)
             {
                 var (seg, off) = layout.Where(b);
-                return alloc.WorkingMemory(seg).Slice((int)off, (int)b.Size).ToArray();
+                return inflight.WorkingMemory(seg).Slice((int)off, (int)b.Size).ToArray();
             }
             foreach (var pass in passes.PostFixup) pass(graph, FixedUp);
 
             var actions = new List<AllocActionCallPair>();
-            // First in, so its release runs last, after every other dealloc action.
-            if (tlsModule is { } m) actions.Add(new AllocActionCallPair(default, tls!.ReleaseAction(m)));
+            // First in, so their release runs last, after every other dealloc action.
+            foreach (var m in modules) actions.Add(new AllocActionCallPair(default, tls!.ReleaseAction(m)));
             foreach (var pass in passes.FinalizeActions) pass(graph, actions);
-            tlsOwnedByAllocation = true;
+            modulesOwnedByAllocation = true;
             var result = alloc.Finalize(actions);
             clock.Lap((s, ms) => s.FinalizeMs += ms);
             return result;
         }
         catch
         {
-            alloc.Abandon();
-            if (tlsModule is { } m && !tlsOwnedByAllocation) tls!.ReleaseTlsModule(m);
+            alloc?.Abandon();
+            if (!modulesOwnedByAllocation) foreach (var m in modules) tls!.ReleaseTlsModule(m);
             throw;
         }
     }
@@ -213,25 +217,45 @@ public static class JitLinker
         }
     }
 
-    static void ResolveExternals(LinkGraph graph, ExternalResolver resolve)
+    /// <summary>Resolves every external. Thread-locals that neither this JITDylib's earlier links (whose
+    /// offsets the resolver gives) nor anything else defines are looked for in the executor's shared
+    /// libraries, whose blocks then join static TLS: returns the module that holds them there.</summary>
+    static TlsModule? ResolveExternals(LinkGraph graph, ExternalResolver resolve, ITlsModuleHost? tls)
     {
-        if (graph.ExternalSymbols.Count == 0) return;
+        if (graph.ExternalSymbols.Count == 0) return null;
         var addrs = resolve(graph.ExternalSymbols);
         List<Symbol>? missing = null;
+        List<int>? libraryThreadLocals = null;
         for (int i = 0; i < addrs.Length; i++)
         {
             var s = graph.ExternalSymbols[i];
             if (addrs[i] is { } a) s.Offset = a.Value;
+            else if (s.IsThreadLocal && tls is not null) (libraryThreadLocals ??= new()).Add(i);
             else if (s.Linkage == Linkage.Weak) s.Offset = 0;
             else (missing ??= new()).Add(s);
         }
+        TlsModule? imported = null;
+        if (libraryThreadLocals is not null)
+        {
+            var imports = tls!.ImportThreadLocals(libraryThreadLocals.Select(i => graph.ExternalSymbols[i].Name!).ToList());
+            imported = imports.Module;
+            for (int j = 0; j < libraryThreadLocals.Count; j++)
+            {
+                var s = graph.ExternalSymbols[libraryThreadLocals[j]];
+                if (imports.ThreadPointerOffsets[j] is { } tp) s.Offset = (ulong)tp;
+                else if (s.Linkage == Linkage.Weak) s.Offset = 0;
+                else (missing ??= new()).Add(s);
+            }
+        }
         if (missing is not null)
         {
+            if (imported is { } m) tls!.ReleaseTlsModule(m);
             var first = missing[0];
-            if (first.IsThreadLocal)
-                throw new LinkError($"thread-local symbol '{first.Name}', referenced by {first.Origin}, is not defined by JIT'd code (thread-locals of shared libraries are not supported)");
             string more = missing.Count > 1 ? $" (and {missing.Count - 1} more: {string.Join(", ", missing.Skip(1).Take(5).Select(m => m.Name))}{(missing.Count > 6 ? ", ..." : "")})" : "";
+            if (first.IsThreadLocal)
+                throw new LinkError($"thread-local symbol '{first.Name}', referenced by {first.Origin}, is not defined by JIT'd code or by any loaded shared library{more}");
             throw new LinkError($"undefined symbol '{first.Name}', referenced by {first.Origin}{more}");
         }
+        return imported;
     }
 }

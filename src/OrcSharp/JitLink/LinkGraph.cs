@@ -18,8 +18,9 @@ public sealed class LinkGraph
     public List<Symbol> ExternalSymbols { get; } = new();
     /// <summary>Symbols defined in this graph and visible to other graphs (scope Default).</summary>
     public List<Symbol> DefinedSymbols { get; } = new();
-    /// <summary>Named symbols local to their object (static functions and data), for inspection: checks,
-    /// graph dumps. Links never look them up.</summary>
+    /// <summary>Named symbols local to their object (static functions and data), for inspection (checks,
+    /// graph dumps) and for passes that must see every definition of a kind (indirect functions). Links
+    /// never look them up by name.</summary>
     public List<Symbol> LocalSymbols { get; } = new();
 
     public LinkGraph(string name, TargetArch arch) { Name = name; Arch = arch; }
@@ -108,6 +109,9 @@ public sealed class Symbol
     public SymbolScope Scope { get; set; }
     public bool IsCallable { get; set; }
     public bool IsThreadLocal { get; set; }
+    /// <summary>An indirect function (STT_GNU_IFUNC): its block and offset are its resolver's until the
+    /// platform gives it the stub that stands for it (Platform/IndirectFunctions).</summary>
+    public bool IsIndirectFunction { get; set; }
     /// <summary>Input that defines (or, for externals, first references) this symbol, for error messages.</summary>
     public string? Origin { get; set; }
 

@@ -25,6 +25,7 @@ public sealed class SegmentLayout
     public static SegmentLayout Compute(LinkGraph graph, bool protectionOrder = false)
     {
         var layout = new SegmentLayout();
+        ulong image = 0;
         // Sections grouped by (protection, lifetime) in order of first appearance, groups then ordered
         // (a stable sort: plain loops, this runs for every link).
         var groups = new List<(int Order, int First, AllocGroup Key, List<Section> Sections)>();
@@ -45,6 +46,8 @@ public sealed class SegmentLayout
             foreach (var section in group.Sections)
                 foreach (var block in section.Blocks)
                 {
+                    // Sizes and alignments are bounded by the reader (LinkLimits), so this cannot wrap;
+                    // the total is checked before anything is reserved.
                     offset = (offset + block.Alignment - 1) & ~(block.Alignment - 1);
                     align = Math.Max(align, block.Alignment);
                     layout._all.Add((block, segment, offset));
@@ -57,6 +60,10 @@ public sealed class SegmentLayout
                     offset += block.Size;
                 }
             layout.Requests.Add(new SegmentRequest(group.Key, offset, contentEnd, align));
+            image += offset;
+            // Below the limit, every offset fits the int that spans over working memory take.
+            if (image >= LinkLimits.MaxImageBytes)
+                throw new LinkError($"{graph.Name}: the link needs {LinkLimits.Describe(LinkLimits.MaxImageBytes)} of memory or more");
         }
         return layout;
     }

@@ -36,6 +36,10 @@ public sealed class ThreadLocalImage
             if (!zero) image.FileSize = offset;
         }
         image.MemSize = offset;
+        // Refused here, before the executor is asked: a larger block cannot be placed by glibc, and a
+        // restart with a reserve that size dies before main.
+        if (offset > LinkLimits.MaxThreadLocalBytes)
+            throw new LinkError($"{graph.Name}: thread-local storage of {offset} bytes is more than the {LinkLimits.Describe(LinkLimits.MaxThreadLocalBytes)} limit");
         return image;
     }
 
@@ -58,12 +62,22 @@ public sealed class ThreadLocalImage
 /// the fixed offset of its start from the thread pointer in every thread (for the static models).</summary>
 public readonly record struct TlsModule(ExecutorAddr Handle, ulong ModuleId, long ThreadPointerOffset);
 
+/// <summary>Thread-locals of shared libraries made reachable for a link: the module that holds them in
+/// static TLS (null when no name was found) and each name's offset from the thread pointer.</summary>
+public readonly record struct TlsImports(TlsModule? Module, long?[] ThreadPointerOffsets);
+
 /// <summary>Where thread-local blocks come to life: the executor registers a link's TLS image with its
 /// thread library so every thread, existing or future, gets an initialized copy.</summary>
 public interface ITlsModuleHost
 {
     /// <summary>Registers the image. Throws <see cref="StaticTlsExhaustedError"/> when it does not fit.</summary>
     TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment);
+    /// <summary>Brings thread-locals defined by the executor's loaded shared libraries into static TLS, as
+    /// a native executable's initial-exec references do, and returns each name's offset from the thread
+    /// pointer (the same in every thread; null where no library defines the name), with the module to
+    /// release with the allocation that uses them. Throws <see cref="StaticTlsExhaustedError"/> when the
+    /// libraries' blocks do not fit.</summary>
+    TlsImports ImportThreadLocals(IReadOnlyList<string> names);
     /// <summary>The dealloc action that releases the module with the allocation that uses it.</summary>
     WrapperCall ReleaseAction(TlsModule module);
     /// <summary>Releases a module whose link failed before finalization.</summary>

@@ -12,9 +12,28 @@ public sealed class AddressRangeAllocator
     readonly SortedDictionary<ulong, ulong> _free = new();
     readonly object _lock = new();
 
-    public void AddSlab(ExecutorAddr start, ulong size)
+    /// <summary>Adds reserved space. For memory that code runs from (<paramref name="forRunnableCode"/>),
+    /// all but the first 64 KiB at every 4 GiB boundary inside it: no block may start at an address whose
+    /// low 32 bits are zero. libgcc's unwinder takes an FDE whose 4-byte encoded pc_begin has zero low
+    /// bits for a discarded link-once function and ignores it, so a function placed there (one run in a
+    /// few hundred, where the slab happened to begin at such an address) could not be unwound through and
+    /// its exceptions were never caught.</summary>
+    public void AddSlab(ExecutorAddr start, ulong size, bool forRunnableCode = false)
     {
-        lock (_lock) Insert(start.Value, size);
+        const ulong Boundary = 1UL << 32, Hole = 1UL << 16;
+        ulong s = start.Value, end = s + size;
+        lock (_lock)
+        {
+            if (!forRunnableCode) { Insert(s, size); return; }
+            while (s < end)
+            {
+                if ((s & (Boundary - 1)) == 0) { s = Math.Min(end, s + Hole); continue; }
+                ulong next = (s | (Boundary - 1)) + 1; // the next boundary above s (0 past the top of memory)
+                ulong pieceEnd = next == 0 || next > end ? end : next;
+                Insert(s, pieceEnd - s);
+                s = pieceEnd;
+            }
+        }
     }
 
     public bool TryAllocate(ulong size, ulong alignment, out ExecutorAddr address)

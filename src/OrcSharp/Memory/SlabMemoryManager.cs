@@ -32,19 +32,21 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
     /// <summary>Adds address space the executor reserved on its own (announced at setup).</summary>
     public void AddReservedSlab(Placement placement, ExecutorAddr address, ulong size)
     {
-        lock (_lock) _ranges[(int)placement].AddSlab(address, size);
+        lock (_lock) _ranges[(int)placement].AddSlab(address, size, forRunnableCode: true);
     }
 
     public InFlightAlloc Allocate(AllocRequest request)
     {
         var (offsets, total, align) = SegmentPlacement.Lay(request.Segments, PageSize);
         var ranges = _ranges[(int)request.Placement];
-        if (!ranges.TryAllocate(total, align, out var baseAddr))
+        ExecutorAddr baseAddr;
+        // A slab may be split where it crosses a 4 GiB boundary (AddressRangeAllocator.AddSlab); a large
+        // request that then fits neither piece gets one more slab.
+        for (int attempt = 0; !ranges.TryAllocate(total, align, out baseAddr); attempt++)
         {
+            if (attempt == 2) throw new LinkError($"cannot allocate {total} bytes of executor memory");
             ulong slab = Math.Max(_slabSize, PageAlign(total + align));
-            ranges.AddSlab(_access.Reserve(slab, request.Placement), slab);
-            if (!ranges.TryAllocate(total, align, out baseAddr))
-                throw new LinkError($"cannot allocate {total} bytes of executor memory");
+            ranges.AddSlab(_access.Reserve(slab, request.Placement), slab, forRunnableCode: true);
         }
         return new SlabInFlightAlloc(this, request, baseAddr, total, offsets);
     }
@@ -77,6 +79,9 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         {
             _mm = mm; _request = request; _base = baseAddr; _total = total; _offsets = offsets;
             _buffers = new byte[]?[offsets.Length];
+            for (int i = 0; i < offsets.Length; i++)
+                if (request.Segments[i].ContentSize > request.Segments[i].Size || request.Segments[i].Size > total - offsets[i])
+                    throw new InvalidOperationException($"segment {i} does not fit its allocation (content {request.Segments[i].ContentSize}, size {request.Segments[i].Size})");
             if (mm._access.WorkingMemoryIsTarget)
             {
                 // Content pages are written by fixups at once: populated in one call for a small link. A large
@@ -101,6 +106,8 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         public override int SegmentCount => _offsets.Length;
         public override ExecutorAddr SegmentAddress(int segment) => _base + _offsets[segment];
 
+        /// <summary>In process, the target memory itself. In bounds: the constructor checked that the
+        /// content part lies inside the segment, whose pages it committed, inside this allocation.</summary>
         public override unsafe Span<byte> WorkingMemory(int segment) =>
             _buffers[segment] is { } b ? b
             : new Span<byte>((void*)(_base + _offsets[segment]).Value, checked((int)_request.Segments[segment].ContentSize));

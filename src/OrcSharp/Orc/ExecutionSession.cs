@@ -6,9 +6,17 @@ using OrcSharp.Shared;
 
 namespace OrcSharp.Orc;
 
-/// <summary>The root of a JIT session: the executor it targets, the backend for that target, and its JITDylibs.</summary>
+/// <summary>
+/// The root of a JIT session: the executor it targets, the backend for that target, and its JITDylibs.
+/// Thread-safe, with one simple scheme: the list of JITDylibs has its own lock, held only to read or
+/// change the list; everything else about a JITDylib (linking, lookup, initializing, removing) holds that
+/// JITDylib's lock (<see cref="JITDylib"/>). The executor control and the memory manager lock their own
+/// state and take no other lock, so no thread ever waits for a lock while holding one of another level.
+/// Two threads linking into two JITDylibs run in parallel; configure <see cref="Plugins"/> before linking.
+/// </summary>
 public sealed class ExecutionSession : IDisposable
 {
+    readonly object _lock = new();
     readonly List<JITDylib> _dylibs = new();
 
     public ExecutionSession(IExecutorControl executor)
@@ -30,24 +38,26 @@ public sealed class ExecutionSession : IDisposable
     public ILinkBackend Backend { get; }
     /// <summary>Extra passes added to every link (platform support, instrumentation).</summary>
     public List<ILinkPlugin> Plugins { get; } = new();
-    public IReadOnlyList<JITDylib> JITDylibs => _dylibs;
+    /// <summary>The JITDylibs of this session (a snapshot).</summary>
+    public IReadOnlyList<JITDylib> JITDylibs { get { lock (_lock) return _dylibs.ToArray(); } }
 
     public JITDylib CreateJITDylib(string name)
     {
         var jd = new JITDylib(this, name);
-        _dylibs.Add(jd);
+        lock (_lock) _dylibs.Add(jd);
         return jd;
     }
 
     /// <summary>Runs the initializers of every unit of <paramref name="jd"/> not yet initialized, in link order.</summary>
     public void Initialize(JITDylib jd)
     {
-        foreach (var unit in jd.Units)
-        {
-            if (unit.Initialized) continue;
-            unit.Initialized = true;
-            Executor.RunInitializers(unit.Initializers);
-        }
+        lock (jd.SyncRoot)
+            foreach (var unit in jd.Units)
+            {
+                if (unit.Initialized) continue;
+                unit.Initialized = true;
+                Executor.RunInitializers(unit.Initializers);
+            }
     }
 
     /// <summary>
@@ -57,13 +67,18 @@ public sealed class ExecutionSession : IDisposable
     /// </summary>
     public void RemoveJITDylib(JITDylib jd)
     {
-        if (!_dylibs.Remove(jd)) throw new LinkError($"JITDylib '{jd.Name}' is not part of this session");
-        var units = jd.Units;
-        // Newest first, each as dlclose tears down one shared object.
-        for (int i = units.Count - 1; i >= 0; i--)
-            if (units[i].Initialized) Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
-        Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
-        jd.Clear();
+        lock (_lock)
+            if (!_dylibs.Remove(jd)) throw new LinkError($"JITDylib '{jd.Name}' is not part of this session");
+        lock (jd.SyncRoot)
+        {
+            jd.Removed = true;
+            var units = jd.Units;
+            // Newest first, each as dlclose tears down one shared object.
+            for (int i = units.Count - 1; i >= 0; i--)
+                if (units[i].Initialized) Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
+            Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
+            jd.Clear();
+        }
     }
 
     /// <summary>
@@ -75,10 +90,13 @@ public sealed class ExecutionSession : IDisposable
     public void RemoveUnit(LinkedUnit unit)
     {
         var jd = unit.Owner;
-        if (!_dylibs.Contains(jd) || !jd.Units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{jd.Name}' in this session");
-        if (unit.Initialized) Executor.RunDeinitializers(unit.DsoHandle, unit.Finalizers);
-        Executor.MemoryManager.Deallocate([unit.Allocation]);
-        jd.Forget(unit);
+        lock (jd.SyncRoot)
+        {
+            if (jd.Removed || jd.Session != this || !jd.Units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{jd.Name}' in this session");
+            if (unit.Initialized) Executor.RunDeinitializers(unit.DsoHandle, unit.Finalizers);
+            Executor.MemoryManager.Deallocate([unit.Allocation]);
+            jd.Forget(unit);
+        }
     }
 
     public void Dispose() => Executor.Dispose();

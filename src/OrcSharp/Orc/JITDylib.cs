@@ -27,9 +27,13 @@ public sealed class LinkedUnit
 /// <summary>
 /// A JIT'd "shared object": a symbol table filled by linking groups of objects, a link order of shared
 /// libraries for process symbols, and static archives that supply members on demand.
+/// Thread-safe: every member takes this JITDylib's lock for its whole duration (a link included), so
+/// threads working on different JITDylibs of a session run in parallel and threads sharing one take
+/// turns. Code run under the lock (initializers) may call back into it from the same thread.
 /// </summary>
 public sealed class JITDylib
 {
+    readonly object _lock = new();
     readonly ExecutionSession _session;
     readonly List<ObjectInput> _pending = new();
     readonly List<StaticArchive> _archives = new();
@@ -39,28 +43,41 @@ public sealed class JITDylib
     readonly Dictionary<string, long> _threadLocals = new(StringComparer.Ordinal);
     readonly List<LinkedUnit> _units = new();
 
-    internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; }
+    internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; ImageName = name; }
 
     public string Name { get; }
+    /// <summary>The name its links have as loaded images (dl_iterate_phdr's dlpi_name, dladdr's dli_fname).</summary>
+    public string ImageName { get; set; }
     public ExecutionSession Session => _session;
     /// <summary>The __dso_handle of the first unit still linked (what a program's exit handlers use).</summary>
-    public ExecutorAddr DsoHandle => _units.Count > 0 ? _units[0].DsoHandle : default;
-    public IReadOnlyList<LinkedUnit> Units => _units;
+    public ExecutorAddr DsoHandle { get { lock (_lock) return _units.Count > 0 ? _units[0].DsoHandle : default; } }
+    /// <summary>The units linked so far, oldest first (a snapshot).</summary>
+    public IReadOnlyList<LinkedUnit> Units { get { lock (_lock) return _units.ToArray(); } }
 
-    public void AddObject(string name, ReadOnlyMemory<byte> bytes) => _pending.Add(new ObjectInput(name, bytes));
+    /// <summary>The lock every member takes; the session takes it to initialize and remove.</summary>
+    internal object SyncRoot => _lock;
+    /// <summary>Set when the session has removed this JITDylib: nothing can be linked into it any more.</summary>
+    internal bool Removed { get; set; }
+
+    public void AddObject(string name, ReadOnlyMemory<byte> bytes) { lock (_lock) _pending.Add(new ObjectInput(name, bytes)); }
 
     /// <summary>Defines a name at a fixed address (an absolute symbol, llvm-jitlink's -abs): references
     /// from later links resolve to it.</summary>
-    public void DefineAbsolute(string name, ExecutorAddr address) => _symbols[name] = (address, SymbolScope.Default);
+    public void DefineAbsolute(string name, ExecutorAddr address) { lock (_lock) _symbols[name] = (address, SymbolScope.Default); }
 
     /// <summary>Resolve every name found nowhere to address 0 instead of failing the link
     /// (llvm-jitlink's -phony-externals), for links that will not run.</summary>
     public bool PhonyExternals { get; set; }
-    public void AddArchive(StaticArchive archive) => _archives.Add(archive);
+    public void AddArchive(StaticArchive archive) { lock (_lock) _archives.Add(archive); }
 
     /// <summary>Loads a shared library into the executor and appends it to the link order. An as-needed
     /// library (AS_NEEDED in an ld script) is loaded only when a link needs a symbol nothing else has.</summary>
     public void AddSharedLibrary(string path, bool asNeeded = false)
+    {
+        lock (_lock) AddSharedLibraryLocked(path, asNeeded);
+    }
+
+    void AddSharedLibraryLocked(string path, bool asNeeded)
     {
         if (asNeeded) { if (!_loadedLibraryPaths.Contains(path) && !_asNeeded.Contains(path)) _asNeeded.Add(path); return; }
         _asNeeded.Remove(path);
@@ -69,26 +86,35 @@ public sealed class JITDylib
 
     readonly List<string> _asNeeded = new();
 
-    public bool HasPendingObjects => _pending.Count > 0;
+    public bool HasPendingObjects { get { lock (_lock) return _pending.Count > 0; } }
 
     /// <summary>Whether pending objects came from C++ (they reference the C++ runtime), so the
     /// libraries g++ adds are needed. A byte search of the symbol string tables is enough and costs
     /// microseconds (the rest of a large object is not even paged in).</summary>
     public bool PendingObjectsLookLikeCxx()
     {
-        foreach (var o in _pending)
+        lock (_lock)
         {
-            var b = ObjectFile.Elf.ElfObjectFile.SymbolStringTable(o.Bytes.Span);
-            if (b.IndexOf("__gxx_personality_v0"u8) >= 0 || b.IndexOf("\0_ZSt"u8) >= 0 || b.IndexOf("\0_ZNSt"u8) >= 0 ||
-                b.IndexOf("\0__cxa_"u8) >= 0 || b.IndexOf("\0_ZdlPv"u8) >= 0 || b.IndexOf("\0_Znwm"u8) >= 0)
-                return true;
+            foreach (var o in _pending)
+            {
+                var b = ObjectFile.Elf.ElfObjectFile.SymbolStringTable(o.Bytes.Span);
+                if (b.IndexOf("__gxx_personality_v0"u8) >= 0 || b.IndexOf("\0_ZSt"u8) >= 0 || b.IndexOf("\0_ZNSt"u8) >= 0 ||
+                    b.IndexOf("\0__cxa_"u8) >= 0 || b.IndexOf("\0_ZdlPv"u8) >= 0 || b.IndexOf("\0_Znwm"u8) >= 0)
+                    return true;
+            }
+            return false;
         }
-        return false;
     }
 
     /// <summary>Links every pending object (plus the archive members they need) as one unit.</summary>
     public LinkedUnit Link()
     {
+        lock (_lock) return LinkLocked();
+    }
+
+    LinkedUnit LinkLocked()
+    {
+        if (Removed) throw new LinkError($"JITDylib '{Name}' was removed from its session");
         var builder = new LinkUnitBuilder(Name, _session.Backend);
         var inputs = _pending.ToArray();
         _pending.Clear();
@@ -117,7 +143,7 @@ public sealed class JITDylib
         stats.EdgesMs = sw.Elapsed.TotalMilliseconds;
 
         var initFini = new InitFiniCollector();
-        var plugins = _session.Platform.PluginsForLink(initFini);
+        var plugins = _session.Platform.PluginsForLink(initFini, ImageName, builder.IsExportedToProcess, builder.Units);
         plugins.AddRange(_session.Plugins);
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor, _session.LinkOptions);
 
@@ -128,11 +154,8 @@ public sealed class JITDylib
         {
             if (s.IsThreadLocal && s.Name is { Length: > 0 } tn && s.Scope != SymbolScope.Local && builder.Graph.TlsModule is { } m)
                 _threadLocals[tn] = threadLocals[tn] = m.ThreadPointerOffset + (long)s.Address.Value;
-            // A thread-local's "address" is its offset in this link's TLS block, each unit's __dso_handle
-            // is its own, and so are its copies of hidden archive members: none is visible to later links.
-            if (s.Name is not { Length: > 0 } n || s.Scope == SymbolScope.Local || s.IsThreadLocal || ReferenceEquals(s, dso) ||
-                builder.IsPrivateArchiveDefinition(s)) continue;
-            _symbols[n] = names[n] = (s.Address, s.Scope);
+            if (!builder.IsVisibleToLaterLinks(s)) continue;
+            _symbols[s.Name!] = names[s.Name!] = (s.Address, s.Scope);
         }
         var unit = new LinkedUnit
         {
@@ -144,24 +167,28 @@ public sealed class JITDylib
     }
 
     /// <summary>Externals resolve first to earlier links of this JITDylib, then to its shared libraries
-    /// in link order (one batched executor lookup).</summary>
+    /// in link order (one batched executor lookup). A thread-local resolves to its offset from the thread
+    /// pointer when JIT'd code defines it; the linker brings in those of shared libraries (by name, never
+    /// with dlsym, which would pin a library's block in dynamic TLS), once the libraries are loaded.</summary>
     ExecutorAddr?[] ResolveExternals(IReadOnlyList<Symbol> externals)
     {
         var result = new ExecutorAddr?[externals.Count];
         var remoteNames = new List<string>();
         var remoteIndex = new List<int>();
+        bool libraryThreadLocals = false;
         for (int i = 0; i < externals.Count; i++)
         {
-            // A thread-local resolves to its offset from the thread pointer, and only to JIT'd ones.
             if (externals[i].IsThreadLocal)
             {
                 if (_threadLocals.TryGetValue(externals[i].Name!, out long tp)) result[i] = new ExecutorAddr((ulong)tp);
+                else libraryThreadLocals = true;
                 continue;
             }
             if (_symbols.TryGetValue(externals[i].Name!, out var d)) result[i] = d.Address;
             else { remoteNames.Add(externals[i].Name!); remoteIndex.Add(i); }
         }
-        if (remoteNames.Count > 0)
+        // A remote executor loads libraries with the next lookup: make sure that happens.
+        if (remoteNames.Count > 0 || libraryThreadLocals)
         {
             var found = _session.Executor.LookupSymbols(_libraries, remoteNames);
             for (int j = 0; j < found.Length; j++) result[remoteIndex[j]] = found[j];
@@ -186,11 +213,15 @@ public sealed class JITDylib
     }
 
     /// <summary>The address of a symbol defined by JIT'd code in this JITDylib (hidden ones included).</summary>
-    public ExecutorAddr? Lookup(string name) => _symbols.TryGetValue(name, out var d) ? d.Address : null;
+    public ExecutorAddr? Lookup(string name)
+    {
+        lock (_lock) return _symbols.TryGetValue(name, out var d) ? d.Address : null;
+    }
 
-    public IReadOnlyList<ExecutorAddr> LibraryHandles => _libraries;
+    /// <summary>The shared libraries of the link order (a snapshot).</summary>
+    public IReadOnlyList<ExecutorAddr> LibraryHandles { get { lock (_lock) return _libraries.ToArray(); } }
 
-    /// <summary>Forgets everything linked (after the session freed it).</summary>
+    /// <summary>Forgets everything linked (after the session freed it; the session holds the lock).</summary>
     internal void Clear()
     {
         _units.Clear();
@@ -199,7 +230,7 @@ public sealed class JITDylib
         _pending.Clear();
     }
 
-    /// <summary>Forgets one unit (after the session freed it): its names can be defined again. Where
+    /// <summary>Forgets one unit (after the session freed it; the session holds the lock): its names can be defined again. Where
     /// another unit also defines a name, the newest remaining definition is visible again.</summary>
     internal void Forget(LinkedUnit unit)
     {

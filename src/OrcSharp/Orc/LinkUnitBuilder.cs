@@ -29,6 +29,16 @@ public sealed class LinkUnitBuilder
     /// records the unit's own __dso_handle.</summary>
     public bool IsPrivateArchiveDefinition(Symbol s) => s.Scope == SymbolScope.Hidden && s.Origin is { } o && _archiveMembers.Contains(o);
 
+    /// <summary>Whether later links of the JITDylib see this definition: a named non-local symbol, not a
+    /// thread-local (its "address" is an offset in the link's TLS block), not the unit's own __dso_handle
+    /// and not one of its private copies of hidden archive members.</summary>
+    public bool IsVisibleToLaterLinks(Symbol s) =>
+        s.Name is { Length: > 0 } && s.Scope != SymbolScope.Local && !s.IsThreadLocal && !ReferenceEquals(s, DsoHandle) && !IsPrivateArchiveDefinition(s);
+
+    /// <summary>Whether the rest of the process sees it (dynamic loader's global scope), as an executable
+    /// linked with -rdynamic exports it: visible to later links and of default visibility.</summary>
+    public bool IsExportedToProcess(Symbol s) => s.Scope == SymbolScope.Default && IsVisibleToLaterLinks(s);
+
     public LinkUnitBuilder(string name, ILinkBackend backend)
     {
         _backend = backend;

@@ -34,12 +34,19 @@ public sealed class CopyRelocations : ILinkPlugin
         if (candidates.Count == 0) return false;
         var info = _executor.DescribeSymbols(candidates.Select(c => new ExecutorAddr(c.Offset)).ToList());
         var copyOf = new Dictionary<Symbol, Symbol>(ReferenceEqualityComparer.Instance);
+        // A canonical stub's own slot keeps the function's real address; every other reference (calls,
+        // GOT entries, 32-bit and 64-bit pointers) means the stub, so function-pointer equality holds.
+        var stubSlots = new HashSet<Block>(ReferenceEqualityComparer.Instance);
         Section? section = null;
         for (int i = 0; i < candidates.Count; i++)
         {
-            if (info[i] is { IsData: false } && _backend.CreateCanonicalStub(graph, candidates[i]) is { } stub)
+            // Not known as data (a function, or an indirect function whose resolved address names no
+            // symbol): its address in this link is a stub's, as a non-PIE executable's PLT entry.
+            if (info[i] is not { IsData: true })
             {
-                copyOf[candidates[i]] = stub; // a function: its address in this link is a stub's
+                var slot = new GlobalOffsetTable(graph, _backend.PointerEdgeKind).Entry(candidates[i]);
+                stubSlots.Add(slot.Block!);
+                copyOf[candidates[i]] = _backend.CreateStub(graph, slot, candidates[i].Name);
                 continue;
             }
             if (info[i] is not { IsData: true, Size: > 0 } d) continue;
@@ -54,6 +61,7 @@ public sealed class CopyRelocations : ILinkPlugin
         if (copyOf.Count == 0) return false;
         foreach (var block in graph.Blocks)
         {
+            if (stubSlots.Contains(block)) continue;
             var edges = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(block.Edges);
             for (int i = 0; i < edges.Length; i++)
                 if (copyOf.TryGetValue(edges[i].Target, out var c)) edges[i].Target = c;

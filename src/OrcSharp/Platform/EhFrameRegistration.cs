@@ -20,6 +20,25 @@ public sealed class EhFrameRegistration(IExecutorControl executor) : ILinkPlugin
         section.Blocks.Add(new Block(section, new byte[4], 4, 4, false, "<linker>", ".eh_frame terminator") { KeepAlive = true });
     }
 
+    /// <summary>Bounds check before anything is registered: every FDE must describe code of this link
+    /// (the unwinder consults registered tables for every address in the process).</summary>
+    public void PostFixup(LinkGraph graph, Func<Block, ReadOnlyMemory<byte>> fixedUpContent)
+    {
+        if (graph.FindSection(".eh_frame") is not { Blocks.Count: > 1 } section) return;
+        var code = graph.Sections.Where(s => (s.Prot & MemProt.Exec) != 0).SelectMany(s => s.Blocks).Where(b => b.Size > 0)
+            .Select(b => (Start: b.Address.Value, End: b.Address.Value + b.Size)).OrderBy(r => r.Start).ToArray();
+        var starts = code.Select(r => r.Start).ToArray();
+        bool IsLinkCode(ulong start, ulong end)
+        {
+            int i = Array.BinarySearch(starts, start);
+            if (i < 0) i = ~i - 1; // the last block starting at or before `start`
+            return i >= 0 && end <= code[i].End;
+        }
+        foreach (var block in section.Blocks)
+            if (!block.KeepAlive)
+                JitLink.Elf.EhFrameSection.CheckCodeRanges(fixedUpContent(block).Span, block.Address.Value, IsLinkCode, $"{block.SourceFile}: section .eh_frame");
+    }
+
     public void AddFinalizeActions(LinkGraph graph, List<AllocActionCallPair> actions)
     {
         // The section's first block, once dead-stripping has removed the frames of stripped code.

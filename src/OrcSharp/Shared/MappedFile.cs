@@ -1,12 +1,13 @@
 using System.Buffers;
 using System.IO.MemoryMappedFiles;
+using Microsoft.Win32.SafeHandles;
 
 namespace OrcSharp.Shared;
 
 /// <summary>
 /// Input files mapped read-only instead of read: a link touches an archive's index and the few members
 /// it needs, not all of libgcc.a, and object bytes are never copied. The mapping lives as long as any
-/// memory handed out from it.
+/// memory handed out from it. (Which files are mapped, read, or read as streams: <see cref="InputFile"/>.)
 /// </summary>
 public sealed unsafe class MappedFile : MemoryManager<byte>
 {
@@ -14,7 +15,6 @@ public sealed unsafe class MappedFile : MemoryManager<byte>
     readonly MemoryMappedViewAccessor _view;
     readonly byte* _pointer;
     readonly int _length;
-    const long MapThreshold = 256 << 10;
 
     MappedFile(MemoryMappedFile file, MemoryMappedViewAccessor view, int length)
     {
@@ -25,34 +25,14 @@ public sealed unsafe class MappedFile : MemoryManager<byte>
     }
 
     /// <summary>The file's bytes; a <see cref="LinkError"/> naming the file if it cannot be read.</summary>
-    public static ReadOnlyMemory<byte> Read(string path)
+    public static ReadOnlyMemory<byte> Read(string path) => InputFile.Read(path).Bytes;
+
+    /// <summary>Maps the first <paramref name="length"/> bytes of an open regular file read-only.</summary>
+    internal static ReadOnlyMemory<byte> Map(SafeFileHandle handle, int length)
     {
-        try
-        {
-            using var handle = File.OpenHandle(path);
-            long length = RandomAccess.GetLength(handle);
-            if (length > int.MaxValue) throw new LinkError($"{path}: cannot read: larger than 2 GiB");
-            // Mapping costs a few system calls and a view object; small files are cheaper to read.
-            if (length < MapThreshold)
-            {
-                var bytes = new byte[length];
-                int done = 0;
-                while (done < bytes.Length)
-                {
-                    int n = RandomAccess.Read(handle, bytes.AsSpan(done), done);
-                    if (n == 0) throw new LinkError($"{path}: cannot read: file shrank while reading");
-                    done += n;
-                }
-                return bytes;
-            }
-            var file = MemoryMappedFile.CreateFromFile(handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
-            var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
-            return new MappedFile(file, view, (int)length).Memory;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new LinkError($"{path}: cannot read: {e.Message}");
-        }
+        var file = MemoryMappedFile.CreateFromFile(handle, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+        var view = file.CreateViewAccessor(0, length, MemoryMappedFileAccess.Read);
+        return new MappedFile(file, view, length).Memory;
     }
 
     /// <summary>
@@ -81,8 +61,14 @@ public sealed unsafe class MappedFile : MemoryManager<byte>
     const int MadvDontNeed = 4;
     [System.Runtime.InteropServices.DllImport("libc.so.6")] static extern int madvise(nuint addr, nuint length, int advice);
 
+    // In bounds: the view maps exactly _length bytes from _pointer (the view accessor was created with
+    // that length), and spans check every index against it; nothing is written through it (read-only pages).
     public override Span<byte> GetSpan() => new(_pointer, _length);
-    public override MemoryHandle Pin(int elementIndex = 0) => new(_pointer + elementIndex);
+    public override MemoryHandle Pin(int elementIndex = 0)
+    {
+        if ((uint)elementIndex > (uint)_length) throw new ArgumentOutOfRangeException(nameof(elementIndex));
+        return new(_pointer + elementIndex);
+    }
     public override void Unpin() { }
 
     protected override void Dispose(bool disposing)

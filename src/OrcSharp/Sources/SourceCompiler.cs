@@ -7,7 +7,11 @@ namespace OrcSharp.Sources;
 /// Compiles C and C++ sources to objects with the system's compilers ($CC / $CXX, default cc / c++, or the
 /// Debian cross compilers for another architecture) and $CFLAGS / $CXXFLAGS, through a cache under
 /// ~/.cache/orcsharp (or $ORCSHARP_CACHE, $XDG_CACHE_HOME/orcsharp). A cache hit costs a few stat calls
-/// and no hashing: see <see cref="CompileStamp"/>. Misses compile on every core at once.
+/// and no hashing: see <see cref="CompileStamp"/>. Misses compile on every core at once. A source may
+/// come with its language ("c" or "c++", as gcc's -x gives it) whatever its name says; a source read
+/// from a pipe ("-", /dev/stdin, a process substitution) is kept in the cache under a name made from
+/// its content and compiled from there, its quoted includes searched in the current directory, as gcc
+/// searches them for "gcc -x c -".
 /// </summary>
 public static class SourceCompiler
 {
@@ -29,7 +33,8 @@ public static class SourceCompiler
     /// given, is told (done, total) as compiles finish once compiling has taken more than a second.
     /// The first failing source in the given order is the one reported.
     /// </summary>
-    public static string[] CompileAll(IReadOnlyList<string> sources, CompilerSettings? settings = null, Action<int, int>? progress = null)
+    public static string[] CompileAll(IReadOnlyList<string> sources, CompilerSettings? settings = null, Action<int, int>? progress = null,
+        IReadOnlyList<string?>? languages = null)
     {
         settings ??= CompilerSettings.FromEnvironment();
         string dir = Path.Combine(settings.CacheDirectory, "objects");
@@ -37,7 +42,7 @@ public static class SourceCompiler
         var misses = new List<CompileJob>();
         for (int i = 0; i < sources.Count; i++)
         {
-            jobs[i] = CompileJob.For(sources[i], settings, dir);
+            jobs[i] = CompileJob.For(sources[i], settings, dir, languages?[i]);
             if (!jobs[i].IsCached()) misses.Add(jobs[i]);
         }
         if (misses.Count > 0)
@@ -68,19 +73,43 @@ public static class SourceCompiler
         string Depfile => Path.ChangeExtension(Object, ".d");
         string StampFile => Path.ChangeExtension(Object, ".stamp");
 
-        public static CompileJob For(string source, CompilerSettings settings, string dir)
+        public static CompileJob For(string source, CompilerSettings settings, string dir, string? language)
         {
-            bool cxx = IsCxx(source);
+            bool cxx = language is not null ? language == "c++" : IsCxx(source);
             string compiler = cxx ? settings.CxxCompiler : settings.CCompiler;
             string flags = cxx ? settings.CxxFlags : settings.CFlags;
-            string full = Path.GetFullPath(source);
+            string full;
+            var flagList = flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
+            if (source == "-" || FileStatus.Get(source) is { IsRegular: false, IsDirectory: false })
+            {
+                full = Spool(InputFile.Read(source).Bytes.Span, dir, cxx);
+                flagList.AddRange(["-iquote", Environment.CurrentDirectory]);
+            }
+            else full = Path.GetFullPath(source);
+            if (language is not null) flagList.AddRange(["-x", language]);
+            flags = string.Join(' ', flagList); // the cache key's record of the command
             // Flags may name relative paths (-I include), which mean something else in another directory.
             var key = new CompileStamp.Key(compiler, flags, full, flags.Length > 0 ? Environment.CurrentDirectory : "");
             return new CompileJob
             {
-                Source = source, Compiler = compiler, Flags = flags.Split(' ', StringSplitOptions.RemoveEmptyEntries),
+                Source = source, Compiler = compiler, Flags = [.. flagList],
                 Object = Path.Combine(dir, key.FileName + ".o"), Key = key,
             };
+        }
+
+        /// <summary>Writes piped source text to the cache, named by its content (FNV-1a, 128 bits), once.</summary>
+        static string Spool(ReadOnlySpan<byte> text, string dir, bool cxx)
+        {
+            ulong a = 0xcbf29ce484222325, b = 0x84222325cbf29ce4;
+            foreach (byte c in text) { a = (a ^ c) * 0x100000001b3; b = (b ^ c) * 0x100000001b3 + 0x9e3779b97f4a7c15; }
+            string piped = Path.Combine(dir, "piped");
+            Directory.CreateDirectory(piped);
+            string path = Path.Combine(piped, $"{a:x16}{b:x16}{(cxx ? ".cc" : ".c")}");
+            if (FileStatus.Get(path) is { } st && st.Size == text.Length) return path;
+            string tmp = $"{path}.{Environment.ProcessId}.tmp";
+            File.WriteAllBytes(tmp, text.ToArray());
+            File.Move(tmp, path, true);
+            return path;
         }
 
         public bool IsCached()

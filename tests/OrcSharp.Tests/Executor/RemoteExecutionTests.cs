@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Text.Json;
 using OrcSharp.Conformance;
@@ -41,17 +40,19 @@ public class RemoteExecutionTests
         Assert.InRange(RoundTrips(r3.StderrText), 1, one + 2);
     }
 
+    /// <summary>The one error line names the signal; the crash report follows it (Debugging/CrashReportTests);
+    /// and the run ends by the same signal, as the native program does.</summary>
     [Theory]
-    [InlineData("int main(void) { volatile int *p = 0; return *p; }", "SIGSEGV")]
-    [InlineData("#include <stdlib.h>\nint main(void) { abort(); }", "SIGABRT")]
-    public void CrashingCodeReportsTheSignal(string source, string signal)
+    [InlineData("int main(void) { volatile int *p = 0; return *p; }", "SIGSEGV", 11)]
+    [InlineData("#include <stdlib.h>\nint main(void) { abort(); }", "SIGABRT", 6)]
+    public void CrashingCodeReportsTheSignal(string source, string signal, int number)
     {
         string dir = TestSupport.NewTempDir();
         string obj = TestSupport.CompileC(dir, "crash", source, "-O0");
         var sw = Stopwatch.StartNew();
         var r = TestSupport.RunOrcsharp("run", "--oop", obj);
-        Assert.NotEqual(0, r.ExitCode);
-        Assert.Equal($"orcsharp: error: executor terminated by signal {signal}\n", r.StderrText);
+        Assert.Equal(128 + number, r.ExitCode);
+        Assert.StartsWith($"orcsharp: error: executor terminated by signal {signal}\n{signal}", r.StderrText);
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20));
     }
 
@@ -125,7 +126,7 @@ public class RemoteExecutionTests
             ex.Send(SimpleRemoteOpcode.Hangup, 0, 0, []);
             Assert.Equal(0, ex.Exit());
         }
-        foreach (var header in new[] { Header(1UL << 40, 3), Header(8, 3), Header(32, 99) })
+        foreach (var header in new[] { Wire.Header(1UL << 40, 3), Wire.Header(8, 3), Wire.Header(32, 99) })
         {
             using var ex = RawExecutor.Start();
             ex.Read();
@@ -139,34 +140,18 @@ public class RemoteExecutionTests
         }
     }
 
-    static byte[] Header(ulong size, ulong opcode)
-    {
-        var h = new byte[32];
-        BinaryPrimitives.WriteUInt64LittleEndian(h, size);
-        BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(8), opcode);
-        return h;
-    }
-
     [Fact]
     public void RunsOverTcp()
     {
         string dir = TestSupport.NewTempDir();
         string hello = TestSupport.CompileC(dir, "hello", Hello, "-O2");
-        var psi = new ProcessStartInfo(TestSupport.Orcsharp) { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var a in new[] { "executor", "--listen", "127.0.0.1:0" }) psi.ArgumentList.Add(a);
-        using var executor = Process.Start(psi)!;
-        try
-        {
-            var line = executor.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
-            Assert.StartsWith("orcsharp executor: listening on 127.0.0.1:", line);
-            string endpoint = line!["orcsharp executor: listening on ".Length..];
-            var r = TestSupport.RunOrcsharp("run", "--connect", endpoint, hello, "--", "x");
-            Assert.Equal(3, r.ExitCode);
-            Assert.Equal("", r.StderrText);
-            Assert.True(executor.WaitForExit(20000));
-            Assert.Equal("hello 2\n", executor.StandardOutput.ReadToEnd());
-        }
-        finally { if (!executor.HasExited) executor.Kill(); }
+        using var executor = ListeningExecutor.Start(null, "--listen", "127.0.0.1:0");
+        Assert.StartsWith("127.0.0.1:", executor.Address);
+        var r = TestSupport.RunOrcsharp("run", "--connect", executor.Address, "--token-file", executor.TokenFile!, hello, "--", "x");
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal("", r.StderrText);
+        Assert.Equal(3, executor.WaitForExit());
+        Assert.Equal("hello 2\n", executor.Stdout);
     }
 
     /// <summary>Over TCP there is no child to wait for: when the connection dies mid-call, the pending
@@ -176,24 +161,18 @@ public class RemoteExecutionTests
     {
         string dir = TestSupport.NewTempDir();
         string obj = TestSupport.CompileC(dir, "sleeper", "#include <unistd.h>\nvoid sleeper(void) { sleep(30); }\n", "-O2 -fPIC");
-        var psi = new ProcessStartInfo(TestSupport.Orcsharp) { RedirectStandardError = true };
-        foreach (var a in new[] { "executor", "--listen", "127.0.0.1:0" }) psi.ArgumentList.Add(a);
-        using var executor = Process.Start(psi)!;
-        try
-        {
-            var line = executor.StandardError.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult()!;
-            using var epc = SimpleRemoteEPC.ConnectTcp(line["orcsharp executor: listening on ".Length..]);
-            using var session = new ExecutionSession(epc);
-            var jd = TestSupport.LinkNew(session, "sleeper", cxx: false, obj);
-            var sleeper = jd.Lookup("sleeper")!.Value;
-            var call = Task.Run(() => epc.RunInitializers([sleeper]));
-            Thread.Sleep(300);
-            executor.Kill();
-            var e = Assert.Throws<AggregateException>(() => call.Wait(TimeSpan.FromSeconds(20)));
-            var le = Assert.IsType<LinkError>(e.InnerException);
-            Assert.Matches("^executor (closed the connection|connection failed: .+)$", le.Message);
-        }
-        finally { if (!executor.HasExited) executor.Kill(); }
+        using var executor = ListeningExecutor.Start(null, "--listen", "127.0.0.1:0");
+        using var epc = SimpleRemoteEPC.Connect(ExecutorEndpoint.Parse(executor.Address),
+            new RemoteExecutorOptions { Token = ExecutorToken.ReadFile(executor.TokenFile!) });
+        using var session = new ExecutionSession(epc);
+        var jd = TestSupport.LinkNew(session, "sleeper", cxx: false, obj);
+        var sleeper = jd.Lookup("sleeper")!.Value;
+        var call = Task.Run(() => epc.RunInitializers([sleeper]));
+        Thread.Sleep(300);
+        executor.Kill();
+        var e = Assert.Throws<AggregateException>(() => call.Wait(TimeSpan.FromSeconds(20)));
+        var le = Assert.IsType<LinkError>(e.InnerException);
+        Assert.Matches("^executor (closed the connection|connection failed: .+)$", le.Message);
     }
 
     [Fact]
@@ -207,58 +186,5 @@ public class RemoteExecutionTests
         Assert.Equal(1, r.ExitCode);
         Assert.StartsWith($"orcsharp: error: cannot connect to executor at 127.0.0.1:{port}", r.StderrText);
         Assert.Single(r.StderrText.TrimEnd('\n').Split('\n'));
-    }
-
-    /// <summary>"orcsharp executor --stdio" driven byte by byte.</summary>
-    sealed class RawExecutor : IDisposable
-    {
-        readonly Process _p;
-        readonly Task<string> _stderr;
-        RawExecutor(Process p) { _p = p; _stderr = p.StandardError.ReadToEndAsync(); }
-
-        public static RawExecutor Start()
-        {
-            var psi = new ProcessStartInfo(TestSupport.Orcsharp)
-            { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add("executor");
-            psi.ArgumentList.Add("--stdio");
-            return new RawExecutor(Process.Start(psi)!);
-        }
-
-        public void Raw(byte[] bytes)
-        {
-            _p.StandardInput.BaseStream.Write(bytes);
-            _p.StandardInput.BaseStream.Flush();
-        }
-
-        public void Send(SimpleRemoteOpcode op, ulong seq, ulong tag, byte[] payload)
-        {
-            var h = Header((ulong)(32 + payload.Length), (ulong)op);
-            BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(16), seq);
-            BinaryPrimitives.WriteUInt64LittleEndian(h.AsSpan(24), tag);
-            Raw([.. h, .. payload]);
-        }
-
-        public SimpleRemoteMessage Read()
-        {
-            var t = new SimpleRemoteTransport(_p.StandardOutput.BaseStream, Stream.Null);
-            var m = Task.Run(t.Receive).WaitAsync(TimeSpan.FromSeconds(60)).GetAwaiter().GetResult();
-            Assert.NotNull(m);
-            return m!.Value;
-        }
-
-        public int Exit()
-        {
-            Assert.True(_p.WaitForExit(30000), "executor did not exit");
-            return _p.ExitCode;
-        }
-
-        public string Stderr() => _stderr.WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
-
-        public void Dispose()
-        {
-            if (!_p.HasExited) _p.Kill();
-            _p.Dispose();
-        }
     }
 }

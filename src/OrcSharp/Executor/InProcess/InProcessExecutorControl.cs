@@ -42,6 +42,12 @@ public sealed class InProcessExecutorControl : IExecutorControl
     public TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment) =>
         TlsModuleRuntime.Create(initialImage, memSize, alignment);
 
+    public TlsImports ImportThreadLocals(IReadOnlyList<string> names)
+    {
+        var (handle, offsets) = TlsModuleRuntime.Import(names);
+        return new TlsImports(handle == 0 ? null : new TlsModule(new ExecutorAddr((ulong)handle), 0, 0), offsets);
+    }
+
     public void ReleaseTlsModule(TlsModule module) => TlsModuleRuntime.Release(module.Handle);
 
     public void Dispose() { }
@@ -53,6 +59,6 @@ public sealed class InProcessExecutorControl : IExecutorControl
         public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size, bool populate) => memory.Commit(addr, size, populate);
         public ExecutorAddr Finalize(FinalizeRequest request) => memory.Finalize(request);
         public void Deallocate(ReadOnlySpan<ExecutorAddr> handles) => memory.Deallocate(handles);
-        public void Release(ExecutorAddr addr, ulong size) => ExecutorMemory.Decommit(addr, size);
+        public void Release(ExecutorAddr addr, ulong size) => ExecutorMemory.Release(addr, size);
     }
 }

@@ -46,6 +46,10 @@ public sealed class NoExecExecutorControl(string targetTriple, NoExecMemoryManag
         return new TlsModule(default, 1, offset);
     }
 
+    /// <summary>Thread-locals of libraries resolve as library symbols do: through the symbol source, or nowhere.</summary>
+    public TlsImports ImportThreadLocals(IReadOnlyList<string> names) =>
+        symbolSource?.ImportThreadLocals(names) ?? new TlsImports(null, new long?[names.Count]);
+
     public WrapperCall ReleaseAction(TlsModule module) => new(default, []);
     public void ReleaseTlsModule(TlsModule module) { }
 

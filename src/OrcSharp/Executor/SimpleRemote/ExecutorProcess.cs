@@ -26,6 +26,7 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
 
     readonly int _pid;
     int? _waitStatus;
+    public int Id => _pid;
     public Stream ToExecutor { get; }
     public Stream FromExecutor { get; }
 
@@ -40,6 +41,7 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
     /// the extra environment variables given.</summary>
     public static ExecutorProcess Start(string executable, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
+        // In bounds: pipe() writes two descriptors into each pair.
         int* toChild = stackalloc int[2];
         int* fromChild = stackalloc int[2];
         if (pipe2(toChild, OCloexec) != 0 || pipe2(fromChild, OCloexec) != 0)
@@ -110,6 +112,9 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
 
     /// <summary>The exit status from a wait status, or null when a signal ended the process.</summary>
     public static int? ExitCode(int status) => (status & 0x7f) == 0 ? (status >> 8) & 0xff : null;
+
+    /// <summary>The signal that ended the process, from a wait status, or null when it exited.</summary>
+    public static int? TerminatingSignal(int status) => (status & 0x7f) is not (0 or 0x7f) ? status & 0x7f : null;
 
     static string SignalName(int sig) => sig switch
     {

@@ -24,11 +24,16 @@ public static class ExecutorServiceMessages
 
     public static byte[] Failure(string message) => new SpsWriter().Error(message).ToArray();
 
-    /// <summary>Reads the error flag of a result: throws the executor's error as a <see cref="LinkError"/>.</summary>
+    /// <summary>Reads the error flag of a result: throws the executor's error as a <see cref="LinkError"/>,
+    /// on one line and cut to a sane length (it is the peer's text).</summary>
     public static SpsReader Expect(byte[] result, string service)
     {
         var r = new SpsReader(result);
-        if (r.Error() is { } err) throw new LinkError(err.StartsWith("executor", StringComparison.Ordinal) ? err : $"executor: {service}: {err}");
+        if (r.Error() is { } e)
+        {
+            string err = PeerText.OneLine(e);
+            throw new LinkError(err.StartsWith("executor", StringComparison.Ordinal) ? err : $"executor: {service}: {err}");
+        }
         return r;
     }
 

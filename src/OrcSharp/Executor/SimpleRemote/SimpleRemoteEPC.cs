@@ -7,83 +7,192 @@ using static OrcSharp.Executor.SimpleRemote.ExecutorServiceMessages;
 
 namespace OrcSharp.Executor.SimpleRemote;
 
+/// <summary>How a controller talks to a remote executor: the token for TCP, and how long it waits.</summary>
+public sealed record RemoteExecutorOptions
+{
+    /// <summary>Answers the executor's challenge. When set, the executor must also prove it knows the token,
+    /// so an executor that does not authenticate is refused.</summary>
+    public ExecutorToken? Token { get; init; }
+    /// <summary>From connecting to the executor's Setup message.</summary>
+    public TimeSpan SetupTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>For each service call (lookup, finalize, ...). Calls that run JIT'd code (initializers,
+    /// finalizers, the program) have no limit, as a native program has none.</summary>
+    public TimeSpan ServiceTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}
+
 /// <summary>
 /// Executor control over SimpleRemoteEPC: every service is a wrapper function in the executor, called by
-/// the address it announced in its Setup message. Calls may be issued from many threads at once; each
-/// waits for the Result with its sequence number. If the executor or the connection dies, every pending
-/// and later call fails with one clear error (naming the signal that killed a child executor).
+/// the address it announced in its Setup message. Calls may be issued from many threads at once, up to the
+/// executor's announced limit; each waits for the Result with its sequence number. It never waits forever:
+/// Setup and every service call have a time limit, and a Result for a call never made ends the connection.
+/// If the executor or the connection dies, every pending and later call fails with one clear error
+/// (naming the signal that killed a child executor), and a child executor is never left behind.
 /// Linking itself stays here: the executor only maps memory, loads libraries and runs calls.
 /// </summary>
 public sealed class SimpleRemoteEPC : IExecutorControl
 {
     readonly SimpleRemoteTransport _transport;
     readonly ExecutorProcess? _process;
-    readonly ExecutorSetupInfo _setup;
+    readonly RemoteExecutorOptions _options;
+    ExecutorSetupInfo _setup;
     readonly ConcurrentDictionary<ulong, TaskCompletionSource<byte[]>> _pending = new();
     readonly Thread _reader;
+    readonly SemaphoreSlim? _callSlots;
     readonly List<string> _lazyLibraries = new();
+    readonly Dictionary<string, ExecutorAddr> _lazyHandles = new(StringComparer.Ordinal);
     readonly Dictionary<ulong, ExecutorAddr> _loadedLibraries = new();
     readonly object _libLock = new();
     long _nextSeq;
-    volatile string? _lost;
-    bool _disposed;
+    string? _lost;
+    volatile bool _disposed;
 
     /// <summary>Handles of libraries not yet loaded: loaded by the next lookup, in the same round trip.</summary>
     const ulong LazyHandleBase = 0xfff0_0000_0000_0000;
+    /// <summary>Services that run JIT'd code, for as long as it runs.</summary>
+    static readonly HashSet<string> RunsJitCode = [BootstrapNames.RunProgram, BootstrapNames.RunInitializers, BootstrapNames.RunDeinitializers];
 
-    SimpleRemoteEPC(SimpleRemoteTransport transport, ExecutorProcess? process)
+    SimpleRemoteEPC(SimpleRemoteTransport transport, ExecutorProcess? process, RemoteExecutorOptions? options)
     {
         _transport = transport;
         _process = process;
-        var first = ReceiveSetup();
-        _setup = ExecutorSetupInfo.Decode(first.Payload);
-        MemoryManager = new SlabMemoryManager(new RemoteMemoryAccess(this), (uint)_setup.PageSize);
-        if (_setup.BootstrapMap.TryGetValue(SimpleRemoteExecutorServer.InitialSlabKey, out var slab))
-        {
-            var r = new SpsReader(slab);
-            ((SlabMemoryManager)MemoryManager).AddReservedSlab(Placement.NearLibraries, r.Addr(), r.U64());
-        }
+        _options = options ?? new RemoteExecutorOptions();
+        _setup = ReceiveSetup();
         _reader = new Thread(ReadLoop) { IsBackground = true, Name = "orcsharp-epc-reader" };
         _reader.Start();
+        try
+        {
+            if (_setup.BootstrapMap.TryGetValue(ExecutorAuthentication.NonceKey, out var nonce)) Authenticate(nonce);
+            else if (_options.Token is not null)
+                throw new LinkError("executor does not authenticate, so it cannot prove it knows the token (give no token to use an executor started with --insecure-no-auth)");
+            if (_setup.BootstrapMap.TryGetValue(ExecutorLimits.MaxCallsInFlightKey, out var calls))
+                _callSlots = new SemaphoreSlim((int)Math.Clamp(new SpsReader(calls).U64(), 1, int.MaxValue));
+            var memory = new SlabMemoryManager(new RemoteMemoryAccess(this), (uint)_setup.PageSize);
+            if (_setup.BootstrapMap.TryGetValue(SimpleRemoteExecutorServer.InitialSlabKey, out var slab))
+            {
+                var r = new SpsReader(slab);
+                memory.AddReservedSlab(Placement.NearLibraries, r.Addr(), r.U64());
+            }
+            MemoryManager = memory;
+        }
+        catch (Exception e) when (e is LinkError or IOException)
+        {
+            Abort();
+            // The reader's "malformed" errors here are about the bootstrap map's entries.
+            if (e.Message.StartsWith("malformed", StringComparison.Ordinal)) throw new LinkError($"executor: bad setup message: {e.Message}");
+            throw;
+        }
     }
 
     /// <summary>Connects over any pair of byte streams; the executor speaks first (Setup).</summary>
-    public static SimpleRemoteEPC Connect(Stream fromExecutor, Stream toExecutor) => new(new SimpleRemoteTransport(fromExecutor, toExecutor), null);
+    public static SimpleRemoteEPC Connect(Stream fromExecutor, Stream toExecutor, RemoteExecutorOptions? options = null) =>
+        new(new SimpleRemoteTransport(fromExecutor, toExecutor), null, options);
 
     /// <summary>Starts a child executor connected by pipes.</summary>
-    public static SimpleRemoteEPC Spawn(string executable, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static SimpleRemoteEPC Spawn(string executable, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null,
+        RemoteExecutorOptions? options = null)
     {
         var process = ExecutorProcess.Start(executable, arguments, environment);
-        try { return new SimpleRemoteEPC(new SimpleRemoteTransport(process.FromExecutor, process.ToExecutor), process); }
+        try { return new SimpleRemoteEPC(new SimpleRemoteTransport(process.FromExecutor, process.ToExecutor), process, options); }
         catch { process.Kill(); process.Dispose(); throw; }
     }
 
-    /// <summary>Connects to "orcsharp executor --listen HOST:PORT".</summary>
-    public static SimpleRemoteEPC ConnectTcp(string hostPort)
+    /// <summary>Connects to "orcsharp executor --listen ADDRESS": HOST:PORT over TCP (authenticating with
+    /// the options' token when the executor asks) or unix:PATH.</summary>
+    public static SimpleRemoteEPC Connect(ExecutorEndpoint endpoint, RemoteExecutorOptions? options = null)
     {
-        int colon = hostPort.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], out int port) || port is <= 0 or > 65535)
-            throw new LinkError($"bad executor address '{hostPort}' (expected HOST:PORT)");
-        var client = new TcpClient { NoDelay = true };
-        try { client.Connect(hostPort[..colon], port); }
-        catch (SocketException e) { client.Dispose(); throw new LinkError($"cannot connect to executor at {hostPort}: {e.Message}"); }
-        var stream = client.GetStream();
-        return new SimpleRemoteEPC(new SimpleRemoteTransport(stream, stream), null);
+        options ??= new RemoteExecutorOptions();
+        var socket = endpoint.IsUnix ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
+            : new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            using var cancel = new CancellationTokenSource(options.SetupTimeout);
+            if (endpoint.UnixPath is { } path) socket.ConnectAsync(new UnixDomainSocketEndPoint(path), cancel.Token).AsTask().GetAwaiter().GetResult();
+            else
+            {
+                socket.ConnectAsync(endpoint.Host!, endpoint.Port, cancel.Token).AsTask().GetAwaiter().GetResult();
+                ExecutorEndpoint.ConfigureTcp(socket);
+            }
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            socket.Dispose();
+            string why = e is OperationCanceledException ? $"no answer within {Seconds(options.SetupTimeout)} s" : e.Message;
+            throw new LinkError($"cannot connect to executor at {endpoint}: {why}");
+        }
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        return new SimpleRemoteEPC(new SimpleRemoteTransport(stream, stream), null, options);
     }
 
-    SimpleRemoteMessage ReceiveSetup()
+    /// <summary>The process id of a child executor; null over a socket.</summary>
+    public int? ExecutorProcessId => _process?.Id;
+
+    static string Seconds(TimeSpan t) => t.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture);
+
+    ExecutorSetupInfo ReceiveSetup()
     {
-        SimpleRemoteMessage? m;
-        try { m = _transport.Receive(); }
-        catch (Exception e) when (e is IOException or LinkError) { throw new LinkError($"executor: no setup message: {e.Message}"); }
+        int state = 0; // 0 waiting, 1 received, 2 timed out
+        SimpleRemoteMessage? m = null;
+        string? error = null;
+        using (new Timer(_ => { if (Interlocked.CompareExchange(ref state, 2, 0) == 0) Abort(); }, null, _options.SetupTimeout, Timeout.InfiniteTimeSpan))
+        {
+            try { m = _transport.Receive(); }
+            catch (Exception e) when (e is IOException or LinkError or ObjectDisposedException) { error = e.Message; }
+        }
+        if (Interlocked.CompareExchange(ref state, 1, 0) != 0)
+            throw new LinkError($"executor sent no setup message within {Seconds(_options.SetupTimeout)} s");
+        if (error is not null) { Abort(); throw new LinkError($"executor: no setup message: {PeerText.OneLine(error)}"); }
         if (m is not { Opcode: SimpleRemoteOpcode.Setup } setup)
-            throw new LinkError(m is null ? $"executor: {DeathNote("closed the connection before its setup message")}" : $"executor: expected a setup message, got {m.Value.Opcode}");
-        return setup;
+        {
+            string why = m is null ? DeathNote("closed the connection before its setup message")
+                : m.Value.Opcode == SimpleRemoteOpcode.Hangup && SimpleRemoteTransport.HangupError(m.Value.Payload) is { } e ? $"hung up: {PeerText.OneLine(e)}"
+                : $"sent a {m.Value.Opcode} message instead of its setup";
+            Abort();
+            throw new LinkError($"executor {why}");
+        }
+        try
+        {
+            var info = ExecutorSetupInfo.Decode(setup.Payload);
+            Check(info);
+            return info;
+        }
+        catch (LinkError e) { Abort(); throw new LinkError($"executor: bad setup message: {e.Message}"); }
+    }
+
+    /// <summary>What the rest of the controller relies on: a printable triple, a sane page size.</summary>
+    static void Check(ExecutorSetupInfo info)
+    {
+        if (info.TargetTriple.Length is 0 or > 100 || info.TargetTriple.Any(c => c is <= ' ' or > '~'))
+            throw new LinkError($"target triple '{PeerText.OneLine(info.TargetTriple, 100)}' is not a target triple");
+        if (info.PageSize is < 4096 or > (1 << 20) || (info.PageSize & (info.PageSize - 1)) != 0)
+            throw new LinkError($"page size {info.PageSize} is not a power of two from 4 KiB to 1 MiB");
+    }
+
+    /// <summary>Answers the executor's challenge, checks its proof, and takes the full Setup it then sends.</summary>
+    void Authenticate(byte[] nonceField)
+    {
+        if (_options.Token is not { } token)
+            throw new LinkError("executor requires authentication: give its token with --token-file FILE or ORCSHARP_EXECUTOR_TOKEN");
+        var nonce = new SpsReader(nonceField).Bytes().ToArray();
+        var answer = ExecutorAuthentication.Answer(token, nonce, out var controllerNonce);
+        var r = Expect(CallWrapper(ExecutorAuthentication.Tag, answer, _options.ServiceTimeout, "authentication"), "authentication");
+        var proof = r.Bytes().ToArray();
+        var full = r.Bytes().ToArray();
+        if (!ExecutorAuthentication.CheckProof(token, nonce, controllerNonce, proof))
+            throw new LinkError("executor could not prove that it knows the token");
+        ExecutorSetupInfo info;
+        try
+        {
+            info = ExecutorSetupInfo.Decode(full);
+            Check(info);
+        }
+        catch (LinkError e) { throw new LinkError($"executor: bad setup message: {e.Message}"); }
+        _setup = info;
     }
 
     void ReadLoop()
     {
         string reason;
+        bool violation = false;
         try
         {
             while (true)
@@ -93,22 +202,45 @@ public sealed class SimpleRemoteEPC : IExecutorControl
                 var msg = m.Value;
                 if (msg.Opcode == SimpleRemoteOpcode.Result)
                 {
-                    if (_pending.TryRemove(msg.SeqNo, out var tcs)) tcs.TrySetResult(msg.Payload);
-                    continue;
+                    if (_pending.TryRemove(msg.SeqNo, out var tcs)) { tcs.TrySetResult(msg.Payload); continue; }
+                    reason = $"answered call {msg.SeqNo}, which was never made";
+                    violation = true;
+                    break;
                 }
-                reason = msg.Opcode == SimpleRemoteOpcode.Hangup ? "hung up" : $"sent an unexpected {msg.Opcode} message";
+                if (msg.Opcode == SimpleRemoteOpcode.Hangup)
+                    reason = SimpleRemoteTransport.HangupError(msg.Payload) is { } e ? $"hung up: {PeerText.OneLine(e)}" : "hung up";
+                else
+                {
+                    reason = $"sent an unexpected {msg.Opcode} message";
+                    violation = true;
+                }
                 break;
             }
         }
-        catch (Exception e) when (e is IOException or LinkError or ObjectDisposedException) { reason = $"connection failed: {e.Message}"; }
-        MarkLost(reason);
+        catch (Exception e) when (e is IOException or LinkError or ObjectDisposedException)
+        {
+            reason = $"connection failed: {PeerText.OneLine(e.Message)}";
+        }
+        MarkLost(reason, abort: violation);
     }
 
-    void MarkLost(string reason)
+    /// <summary>The connection is over: every pending and later call fails with the reason. With
+    /// <paramref name="abort"/> (a broken protocol, a time limit) the connection is cut and a child
+    /// executor killed; otherwise the executor ended it and a child's fate is part of the reason.</summary>
+    void MarkLost(string reason, bool abort)
     {
-        _lost ??= _disposed ? "closed" : DeathNote(reason);
+        string note = _disposed ? "closed" : abort ? reason : DeathNote(reason);
+        Interlocked.CompareExchange(ref _lost, note, null);
         foreach (var seq in _pending.Keys)
             if (_pending.TryRemove(seq, out var tcs)) tcs.TrySetException(new LinkError($"executor {_lost}"));
+        if (abort) Abort();
+    }
+
+    /// <summary>Cuts the connection: a child executor is killed (which also ends its pipes), a socket closed.</summary>
+    void Abort()
+    {
+        _process?.Kill();
+        _transport.Dispose();
     }
 
     /// <summary>How a child executor ended, if it did (waiting briefly for it), else the reason given.</summary>
@@ -120,22 +252,37 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
     public ExecutorStats Stats { get; } = new();
 
-    /// <summary>Calls the wrapper function at <paramref name="function"/> and waits for its result bytes.</summary>
-    public byte[] CallWrapper(ExecutorAddr function, ReadOnlySpan<byte> argument)
+    /// <summary>Calls the wrapper function at <paramref name="function"/> and waits for its result bytes,
+    /// for as long as it takes (it may run JIT'd code).</summary>
+    public byte[] CallWrapper(ExecutorAddr function, ReadOnlySpan<byte> argument) => CallWrapper(function, argument, null, "");
+
+    /// <summary>A call that must be answered within <paramref name="timeout"/> (null: no limit); past it the
+    /// executor is given up on, as a peer that does not answer may never do so.</summary>
+    byte[] CallWrapper(ExecutorAddr function, ReadOnlySpan<byte> argument, TimeSpan? timeout, string what)
     {
-        if (_lost is { } lost) throw new LinkError($"executor {lost}");
-        ulong seq = (ulong)Interlocked.Increment(ref _nextSeq);
-        var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[seq] = tcs;
-        Interlocked.Increment(ref Stats.RoundTrips);
-        try { _transport.Send(SimpleRemoteOpcode.CallWrapper, seq, function, argument); }
-        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        if (Volatile.Read(ref _lost) is { } lost) throw new LinkError($"executor {lost}");
+        _callSlots?.Wait();
+        try
         {
-            MarkLost($"connection failed: {e.Message}");
+            ulong seq = (ulong)Interlocked.Increment(ref _nextSeq);
+            var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _pending[seq] = tcs;
+            // Lost meanwhile: MarkLost may have missed this call.
+            if (Volatile.Read(ref _lost) is { } gone && _pending.TryRemove(seq, out _)) throw new LinkError($"executor {gone}");
+            Interlocked.Increment(ref Stats.RoundTrips);
+            using var timer = timeout is { } t
+                ? new Timer(_ => { if (_pending.ContainsKey(seq)) MarkLost($"did not answer {what} within {Seconds(t)} s", abort: true); }, null, t, Timeout.InfiniteTimeSpan)
+                : null;
+            try { _transport.Send(SimpleRemoteOpcode.CallWrapper, seq, function, argument); }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                MarkLost($"connection failed: {PeerText.OneLine(e.Message)}", abort: false);
+            }
+            return tcs.Task.GetAwaiter().GetResult();
         }
-        try { return tcs.Task.GetAwaiter().GetResult(); }
         finally
         {
+            _callSlots?.Release();
             Stats.BytesSent = _transport.BytesSent;
             Stats.BytesReceived = Interlocked.Read(ref _transport.BytesReceived);
         }
@@ -144,7 +291,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     byte[] Call(string service, ReadOnlySpan<byte> argument)
     {
         if (!_setup.BootstrapSymbols.TryGetValue(service, out var fn)) throw new LinkError($"executor does not provide {service}");
-        return CallWrapper(fn, argument);
+        return CallWrapper(fn, argument, RunsJitCode.Contains(service) ? null : _options.ServiceTimeout, service);
     }
 
     public string TargetTriple => _setup.TargetTriple;
@@ -152,13 +299,19 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     public IJitLinkMemoryManager MemoryManager { get; }
     public IReadOnlyDictionary<string, ExecutorAddr> BootstrapSymbols => _setup.BootstrapSymbols;
 
-    /// <summary>Recorded now, loaded by the next lookup (same round trip). The handle stands for the library.</summary>
+    /// <summary>Recorded now, loaded by the next lookup (same round trip). The handle stands for the library;
+    /// a path asked for again gets the same handle, so a host that adds libraries to JITDylib after
+    /// JITDylib keeps one entry per library.</summary>
     public ExecutorAddr LoadDylib(string path)
     {
         lock (_libLock)
         {
-            _lazyLibraries.Add(path);
-            return new ExecutorAddr(LazyHandleBase + (ulong)_lazyLibraries.Count - 1);
+            if (!_lazyHandles.TryGetValue(path, out var handle))
+            {
+                _lazyLibraries.Add(path);
+                _lazyHandles[path] = handle = new ExecutorAddr(LazyHandleBase + (ulong)_lazyLibraries.Count - 1);
+            }
+            return handle;
         }
     }
 
@@ -223,10 +376,16 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         return new TlsModule(r.Addr(), r.U64(), r.I64());
     }
 
+    public TlsImports ImportThreadLocals(IReadOnlyList<string> names)
+    {
+        var r = Expect(Call(BootstrapNames.ImportThreadLocals, TargetProcess.TlsModuleRuntime.EncodeImportArgument(names)), "thread-locals of shared libraries");
+        return TargetProcess.TlsModuleRuntime.DecodeImportResult(ref r, names.Count);
+    }
+
     public void ReleaseTlsModule(TlsModule module)
     {
         var call = ((ITlsModuleHost)this).ReleaseAction(module);
-        Expect(CallWrapper(call.Function, call.Argument), "release thread-local storage");
+        Expect(CallWrapper(call.Function, call.Argument, _options.ServiceTimeout, BootstrapNames.ReleaseTlsModule), "release thread-local storage");
     }
 
     public int RunProgram(ProgramStart start)
@@ -241,6 +400,10 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         catch (LinkError) when (_process?.Wait(2000) is { } ws && ExecutorProcess.ExitCode(ws) is { } code)
         {
             return code; // the program ended the process itself (_exit): its status is the result
+        }
+        catch (LinkError e) when (_process?.Wait(0) is { } ws && ExecutorProcess.TerminatingSignal(ws) is { } signal)
+        {
+            throw new ProgramTerminatedError(e.Message, signal); // it crashed, or was killed
         }
     }
 
@@ -261,8 +424,8 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     {
         if (_disposed) return;
         _disposed = true;
-        if (_lost is null)
-            try { _transport.Send(SimpleRemoteOpcode.Hangup, 0, default, []); } catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+        if (Volatile.Read(ref _lost) is null)
+            try { _transport.SendHangup(null); } catch (Exception e) when (e is IOException or ObjectDisposedException) { }
         _process?.Dispose();
         _transport.Dispose();
     }

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using OrcSharp.Executor.TargetProcess;
 using OrcSharp.Memory;
 using OrcSharp.Shared;
@@ -6,68 +5,162 @@ using OrcSharp.Shared;
 namespace OrcSharp.Executor.SimpleRemote;
 
 /// <summary>
-/// The executor end of SimpleRemoteEPC: announces itself (Setup), then serves CallWrapper messages, each
-/// on its own thread so many calls can be in flight, until the controller hangs up or goes away. Only the
-/// wrapper functions it announced can be called; anything malformed gets an error reply or, when the
-/// stream itself is broken, a clean hang-up. Nothing a controller sends can crash it.
+/// The executor end of one SimpleRemoteEPC connection: announces itself (Setup), authenticates the
+/// controller when a token is required (<see cref="ExecutorAuthentication"/>), then serves CallWrapper
+/// messages, each on its own thread so many calls can be in flight, until the controller hangs up or goes
+/// away. Only the wrapper functions it announced can be called. A malformed message, a broken limit
+/// (<see cref="ExecutorLimits"/>) or a broken stream closes the connection with one log line and a Hangup
+/// that says why. Nothing a controller sends can crash it.
 /// </summary>
 public sealed class SimpleRemoteExecutorServer
 {
     /// <summary>Bootstrap-map key of the slab reserved near the C library at start-up (SPS: address,
     /// size), so the controller's first allocation costs no round trip.</summary>
     public const string InitialSlabKey = "orcsharp.initial_slab";
+    /// <summary>Test hook: names a service (orcsharp_lookup ...) in which the executor stops for good after
+    /// printing its pid on stderr, so a test can kill it at that step of a link.</summary>
+    public const string PauseEnvironmentVariable = "ORCSHARP_TEST_EXECUTOR_PAUSE_IN";
     /// <summary>JIT'd code (a program's main) runs on these threads: as much stack as a main thread.</summary>
     const int WorkerStackSize = 16 << 20;
+    const int Waiting = 0, Answered = 1, TimedOut = 2;
+
+    /// <summary>Reserved once per process, announced to whichever connection becomes the session.</summary>
+    static readonly Lazy<byte[]?> InitialSlab = new(ReserveInitialSlab);
 
     readonly SimpleRemoteTransport _transport;
     readonly IReadOnlyDictionary<string, ExecutorAddr> _bootstrap = BootstrapSymbols.Get();
     readonly HashSet<ulong> _callable;
     readonly ExecutorAddr _runProgram;
     readonly TextWriter _log;
+    readonly ExecutorLimits _limits;
+    readonly ExecutorToken? _token;
+    readonly string _where;
+    readonly byte[] _nonce = ExecutorAuthentication.NewNonce();
+    readonly ExecutorAddr? _pauseIn;
+    int _inFlight, _closed, _handshake;
 
-    public SimpleRemoteExecutorServer(SimpleRemoteTransport transport, TextWriter log)
+    /// <param name="token">Required answer to the challenge; null serves without authentication.</param>
+    /// <param name="peer">Who is connected, for log lines ("127.0.0.1:4711"); null for the parent's pipes.</param>
+    public SimpleRemoteExecutorServer(SimpleRemoteTransport transport, TextWriter log, ExecutorLimits? limits = null,
+        ExecutorToken? token = null, string? peer = null)
     {
-        _transport = transport; _log = log;
+        _transport = transport; _log = log; _token = token;
+        _limits = limits ?? new ExecutorLimits();
+        _where = peer is null ? "" : $"connection from {peer}: ";
         _callable = _bootstrap.Values.Select(a => a.Value).ToHashSet();
         _runProgram = _bootstrap[BootstrapNames.RunProgram];
+        if (Environment.GetEnvironmentVariable(PauseEnvironmentVariable) is { } pause && _bootstrap.TryGetValue(pause, out var at)) _pauseIn = at;
+        _transport.MaxMessageSize = token is null ? _limits.MaxMessageSize : Math.Min(_limits.MaxMessageSize, ExecutorLimits.HandshakeMaxMessageSize);
     }
 
-    /// <summary>Serves until hang-up; returns the process exit status (0 clean, 1 broken stream).</summary>
-    public int Run()
+    /// <summary>Serves the parent's pipes until hang-up: no handshake, no token (the pipes are private).
+    /// Returns the process exit status (0 clean, 1 broken stream or limit).</summary>
+    public int Run() => SendSetup() ? Serve(null) : 1;
+
+    /// <summary>Sends Setup: everything, or with a token only the challenge (no address of this process
+    /// reaches a peer that has not authenticated).</summary>
+    public bool SendSetup()
     {
         var map = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        IReadOnlyDictionary<string, ExecutorAddr> symbols;
+        if (_token is not null)
+        {
+            map[ExecutorAuthentication.NonceKey] = new SpsWriter().Bytes(_nonce).ToArray();
+            symbols = new Dictionary<string, ExecutorAddr> { [ExecutorAuthentication.BootstrapName] = ExecutorAuthentication.Tag };
+        }
+        else (map, symbols) = (FullBootstrapMap(), _bootstrap);
+        var setup = new ExecutorSetupInfo(HostArchitecture.Triple, ExecutorMemory.PageSize, map, symbols);
+        try { _transport.Send(SimpleRemoteOpcode.Setup, 0, default, setup.Encode()); return true; }
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
+        {
+            Close($"cannot send setup: {e.Message}");
+            return false;
+        }
+    }
+
+    Dictionary<string, byte[]> FullBootstrapMap()
+    {
+        var map = new Dictionary<string, byte[]>(StringComparer.Ordinal)
+        {
+            [ExecutorLimits.MaxMessageSizeKey] = new SpsWriter().U64(_limits.MaxMessageSize).ToArray(),
+            [ExecutorLimits.MaxCallsInFlightKey] = new SpsWriter().U64((ulong)_limits.MaxCallsInFlight).ToArray(),
+        };
+        if (InitialSlab.Value is { } slab) map[InitialSlabKey] = slab;
+        return map;
+    }
+
+    static byte[]? ReserveInitialSlab()
+    {
         try
         {
             var slab = ExecutorServices.Memory.Reserve(SlabMemoryManager.DefaultSlabSize, Placement.NearLibraries);
-            map[InitialSlabKey] = new SpsWriter().Addr(slab).U64(SlabMemoryManager.DefaultSlabSize).ToArray();
+            return new SpsWriter().Addr(slab).U64(SlabMemoryManager.DefaultSlabSize).ToArray();
         }
-        catch (LinkError) { } // the controller reserves on demand instead
-        var setup = new ExecutorSetupInfo(HostArchitecture.Triple, ExecutorMemory.PageSize, map, _bootstrap);
-        try { _transport.Send(SimpleRemoteOpcode.Setup, 0, default, setup.Encode()); }
-        catch (IOException e) { _log.WriteLine($"orcsharp executor: error: cannot send setup: {e.Message}"); return 1; }
+        catch (LinkError) { return null; } // the controller reserves on demand instead
+    }
 
+    /// <summary>
+    /// The start of a socket connection: its first complete message must arrive within the handshake
+    /// timeout, and with a token it must be the right answer to this connection's challenge, which is then
+    /// confirmed. Returns false when the connection was closed instead (logged). Without a token the first
+    /// message is returned in <paramref name="pending"/> for <see cref="Serve"/>.
+    /// </summary>
+    public bool Handshake(out SimpleRemoteMessage? pending)
+    {
+        pending = null;
+        SimpleRemoteMessage? first;
+        using (new Timer(_ => { if (Interlocked.CompareExchange(ref _handshake, TimedOut, Waiting) == Waiting) _transport.Dispose(); },
+                   null, _limits.HandshakeTimeout, Timeout.InfiniteTimeSpan))
+        {
+            try { first = _transport.Receive(); }
+            catch (Exception e) when (e is LinkError or IOException or ObjectDisposedException)
+            {
+                first = null;
+                if (Volatile.Read(ref _handshake) != TimedOut) return Refuse(e.Message);
+            }
+        }
+        if (Interlocked.CompareExchange(ref _handshake, Answered, Waiting) != Waiting)
+            return Refuse($"{(_token is null ? "sent no complete message" : "did not authenticate")} within {_limits.HandshakeTimeout.TotalSeconds:0.###} s");
+        if (first is not { } m) return Refuse(_token is null ? "closed before its first message" : "closed before authenticating");
+        _transport.MaxMessageSize = _limits.MaxMessageSize;
+        if (_token is null)
+        {
+            pending = m;
+            return true;
+        }
+        if (m.Opcode != SimpleRemoteOpcode.CallWrapper || m.TagAddr != ExecutorAuthentication.Tag)
+            return Refuse($"sent {Describe(m)} before authenticating");
+        if (ExecutorAuthentication.Verify(_token, _nonce, m.Payload) is not { } proof)
+            return Refuse("authentication failed (wrong token, or an answer to another connection's challenge)");
+        var full = new ExecutorSetupInfo(HostArchitecture.Triple, ExecutorMemory.PageSize, FullBootstrapMap(), _bootstrap);
+        return TrySend(SimpleRemoteOpcode.Result, m.SeqNo, ExecutorServiceMessages.Ok(w => w.Bytes(proof).Bytes(full.Encode())));
+    }
+
+    static string Describe(SimpleRemoteMessage m) =>
+        m.Opcode == SimpleRemoteOpcode.CallWrapper ? $"a call to {m.TagAddr}" : $"a {m.Opcode} message";
+
+    /// <summary>Serves calls until the controller hangs up or a limit is broken; returns the exit status
+    /// (0 clean, 1 broken). <paramref name="pending"/> is a first message already received.</summary>
+    public int Serve(SimpleRemoteMessage? pending)
+    {
         while (true)
         {
-            SimpleRemoteMessage? msg;
-            try { msg = _transport.Receive(); }
-            catch (Exception e) when (e is LinkError or IOException)
+            SimpleRemoteMessage? msg = pending;
+            pending = null;
+            if (msg is null)
             {
-                _log.WriteLine($"orcsharp executor: error: {e.Message}; hanging up");
-                TrySend(SimpleRemoteOpcode.Hangup, 0, []);
-                return 1;
+                try { msg = _transport.Receive(); }
+                catch (Exception e) when (e is LinkError or IOException or ObjectDisposedException) { return Close(e.Message); }
             }
             if (msg is not { } m || m.Opcode == SimpleRemoteOpcode.Hangup) return 0;
-            if (m.Opcode != SimpleRemoteOpcode.CallWrapper)
-            {
-                _log.WriteLine($"orcsharp executor: error: unexpected {m.Opcode} message from the controller; hanging up");
-                TrySend(SimpleRemoteOpcode.Hangup, 0, []);
-                return 1;
-            }
+            if (m.Opcode != SimpleRemoteOpcode.CallWrapper) return Close($"unexpected {m.Opcode} message from the controller");
             if (!_callable.Contains(m.TagAddr.Value))
             {
                 TrySend(SimpleRemoteOpcode.Result, m.SeqNo, ExecutorServiceMessages.Failure($"executor: no wrapper function at {m.TagAddr}"));
                 continue;
             }
+            if (Interlocked.Increment(ref _inFlight) > _limits.MaxCallsInFlight)
+                return Close($"more than {_limits.MaxCallsInFlight} calls in flight");
             var call = m;
             var worker = new Thread(() => Serve(call), WorkerStackSize) { IsBackground = true, Name = "orcsharp-call" };
             worker.Start();
@@ -76,19 +169,43 @@ public sealed class SimpleRemoteExecutorServer
 
     void Serve(SimpleRemoteMessage m)
     {
+        if (m.TagAddr == _pauseIn)
+        {
+            _log.WriteLine($"orcsharp executor: test hook: paused in {_bootstrap.First(b => b.Value == m.TagAddr).Key} (pid {Environment.ProcessId})");
+            Thread.Sleep(Timeout.Infinite);
+        }
         if (m.TagAddr == _runProgram)
             ExecutorServices.ProgramExitReporter = status =>
                 TrySend(SimpleRemoteOpcode.Result, m.SeqNo, ExecutorServiceMessages.Ok(w => w.I32(status)));
         byte[] result;
         try { result = WrapperFunctions.Call(m.TagAddr, m.Payload); }
         catch (LinkError e) { result = ExecutorServiceMessages.Failure(e.Message); }
+        Interlocked.Decrement(ref _inFlight); // done before its answer leaves, so the controller may call again
         TrySend(SimpleRemoteOpcode.Result, m.SeqNo, result);
     }
 
-    void TrySend(SimpleRemoteOpcode op, ulong seq, ReadOnlySpan<byte> payload)
+    bool Refuse(string reason)
     {
-        try { _transport.Send(op, seq, default, payload); }
-        catch (IOException) { } // the controller is gone; the read loop sees it too
-        catch (ObjectDisposedException) { }
+        Close(reason);
+        return false;
+    }
+
+    /// <summary>Ends the connection once: one log line, a Hangup saying why (if the stream still works),
+    /// then the stream is closed. Returns 1, the exit status of a broken session.</summary>
+    public int Close(string reason)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return 1;
+        _log.WriteLine($"orcsharp executor: error: {_where}{reason}; connection closed");
+        try { _transport.SendHangup(reason); }
+        catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+        _transport.Dispose();
+        return 1;
+    }
+
+    bool TrySend(SimpleRemoteOpcode op, ulong seq, ReadOnlySpan<byte> payload)
+    {
+        try { _transport.Send(op, seq, default, payload); return true; }
+        catch (IOException) { return false; } // the controller is gone; the read loop sees it too
+        catch (ObjectDisposedException) { return false; }
     }
 }

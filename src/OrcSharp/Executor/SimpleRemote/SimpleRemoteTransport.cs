@@ -14,13 +14,16 @@ public readonly record struct SimpleRemoteMessage(SimpleRemoteOpcode Opcode, ulo
 /// Framing over any pair of byte streams, as LLVM's FD transport frames SimpleRemoteEPC: a 32-byte
 /// header of four little-endian uint64 (total message size, opcode, sequence number, tag address) then
 /// the payload. Sends are atomic per message (callers on many threads); one reader receives.
-/// Oversized, truncated or unknown messages are errors, never allocations of a hostile size.
+/// Oversized, truncated or unknown messages are errors, never allocations of a hostile size: a payload
+/// buffer grows with the bytes that actually arrive, so a header that promises a gigabyte costs nothing.
 /// </summary>
 public sealed class SimpleRemoteTransport : IDisposable
 {
     public const int HeaderSize = 32;
-    /// <summary>Largest message accepted (a finalize carries every segment's bytes).</summary>
-    public const ulong MaxMessageSize = 1UL << 30;
+    /// <summary>Default for the largest message accepted (a finalize carries every segment's bytes).</summary>
+    public const ulong DefaultMaxMessageSize = 1UL << 30;
+    /// <summary>The payload buffer starts at most this big and doubles as bytes arrive.</summary>
+    const int InitialPayloadBuffer = 1 << 20;
 
     readonly Stream _in, _out;
     readonly object _writeLock = new();
@@ -28,6 +31,9 @@ public sealed class SimpleRemoteTransport : IDisposable
     public long BytesSent, BytesReceived;
 
     public SimpleRemoteTransport(Stream input, Stream output) { _in = input; _out = output; }
+
+    /// <summary>Largest message <see cref="Receive"/> accepts, header included; larger is a malformed message.</summary>
+    public ulong MaxMessageSize { get; set; } = DefaultMaxMessageSize;
 
     public void Send(SimpleRemoteOpcode opcode, ulong seqNo, ExecutorAddr tag, ReadOnlySpan<byte> payload)
     {
@@ -45,6 +51,18 @@ public sealed class SimpleRemoteTransport : IDisposable
         }
     }
 
+    /// <summary>Sends Hangup with its SPSError payload, as LLVM's peers expect: success, or why the
+    /// connection ends.</summary>
+    public void SendHangup(string? error) => Send(SimpleRemoteOpcode.Hangup, 0, default, new SpsWriter().Error(error).WrittenSpan);
+
+    /// <summary>The error a Hangup carries, or null (none, or a payload that is not an SPSError).</summary>
+    public static string? HangupError(ReadOnlySpan<byte> payload)
+    {
+        if (payload.IsEmpty) return null;
+        try { return new SpsReader(payload).Error(); }
+        catch (LinkError) { return null; }
+    }
+
     /// <summary>The next message, or null at a clean end of stream (between messages). Throws
     /// <see cref="LinkError"/> for a malformed header or a stream that ends inside a message.</summary>
     public SimpleRemoteMessage? Receive()
@@ -53,13 +71,27 @@ public sealed class SimpleRemoteTransport : IDisposable
         ulong size = BinaryPrimitives.ReadUInt64LittleEndian(_header);
         ulong opcode = BinaryPrimitives.ReadUInt64LittleEndian(_header.AsSpan(8));
         if (size < HeaderSize) throw new LinkError($"malformed message: size {size} is smaller than the header");
-        if (size > MaxMessageSize) throw new LinkError($"malformed message: size {size} exceeds the {MaxMessageSize >> 20} MiB limit");
+        if (size > MaxMessageSize) throw new LinkError($"malformed message: size {size} exceeds the limit of {MaxMessageSize} bytes");
         if (opcode > (ulong)SimpleRemoteOpcode.CallWrapper) throw new LinkError($"malformed message: unknown opcode {opcode}");
-        var payload = new byte[size - HeaderSize];
-        if (!ReadExactly(payload, allowEof: false)) throw new LinkError("connection closed inside a message");
+        var payload = ReadPayload((int)(size - HeaderSize));
         Interlocked.Add(ref BytesReceived, (long)size);
         return new SimpleRemoteMessage((SimpleRemoteOpcode)opcode, BinaryPrimitives.ReadUInt64LittleEndian(_header.AsSpan(16)),
             new ExecutorAddr(BinaryPrimitives.ReadUInt64LittleEndian(_header.AsSpan(24))), payload);
+    }
+
+    /// <summary>Reads <paramref name="length"/> bytes into a buffer that grows as they arrive.</summary>
+    byte[] ReadPayload(int length)
+    {
+        var buf = new byte[Math.Min(length, InitialPayloadBuffer)];
+        int got = 0;
+        while (got < length)
+        {
+            if (got == buf.Length) Array.Resize(ref buf, (int)Math.Min((long)length, 2L * buf.Length));
+            int n = _in.Read(buf, got, buf.Length - got);
+            if (n == 0) throw new LinkError("connection closed inside a message");
+            got += n;
+        }
+        return buf;
     }
 
     bool ReadExactly(Span<byte> buf, bool allowEof)

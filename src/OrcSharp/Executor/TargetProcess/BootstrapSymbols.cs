@@ -14,6 +14,7 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.Lookup] = W(&ExecutorServices.LookupWrapper),
         [BootstrapNames.Describe] = W(&ExecutorServices.DescribeWrapper),
         [BootstrapNames.CreateTlsModule] = W(&ExecutorServices.CreateTlsModuleWrapper),
+        [BootstrapNames.ImportThreadLocals] = W(&TlsModuleRuntime.ImportWrapper),
         [BootstrapNames.RunInitializers] = W(&ExecutorServices.RunInitializersWrapper),
         [BootstrapNames.RunDeinitializers] = W(&ExecutorServices.RunDeinitializersWrapper),
         [BootstrapNames.RunProgram] = W(&ExecutorServices.RunProgramWrapper),
@@ -22,6 +23,11 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.RegisterEhFrame] = W(&EhFrameRuntime.RegisterWrapper),
         [BootstrapNames.ReleaseTlsModule] = W(&TlsModuleRuntime.ReleaseWrapper),
         [BootstrapNames.DeregisterEhFrame] = W(&EhFrameRuntime.DeregisterWrapper),
+        [BootstrapNames.ResolveIndirectFunctions] = W(&IndirectFunctionRuntime.ResolveWrapper),
+        [BootstrapNames.RegisterImage] = W(&LoadedImageRuntime.RegisterWrapper),
+        [BootstrapNames.DeregisterImage] = W(&LoadedImageRuntime.DeregisterWrapper),
+        [BootstrapNames.RegisterDebugObject] = W(&DebugObjectRuntime.RegisterWrapper),
+        [BootstrapNames.DeregisterDebugObject] = W(&DebugObjectRuntime.DeregisterWrapper),
     };
 
     static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);

@@ -1,3 +1,5 @@
+using static OrcSharp.ObjectFile.Elf.ElfAbi;
+using OrcSharp.ObjectFile.Elf;
 using System.Runtime.InteropServices;
 using System.Text;
 using OrcSharp.Shared;
@@ -10,9 +12,17 @@ namespace OrcSharp.Executor.TargetProcess;
 /// the variable, and every loaded library's GOT entry for that name is pointed at the copy so the library
 /// and the JIT'd code share one variable. Undoing it copies the value back and restores the GOT entries.
 /// Argument (SPS): sequence of (name: string, original: addr, copy: addr, size: u64).
+/// A variable's aliases (environ and __environ, program_invocation_name and __progname_full: the names
+/// libc's own code uses) are redirected with it, as the native linker defines them at the copy too.
 /// </summary>
 public static unsafe class CopyRelocationRuntime
 {
+    /// <summary>Variables that live in a copy now: original address → copy.</summary>
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, ulong> Live = new();
+
+    /// <summary>Where a library variable lives now: its copy, if JIT'd code has one, else itself.</summary>
+    public static nint CurrentAddress(nint original) => Live.TryGetValue((ulong)original, out ulong copy) ? (nint)copy : original;
+
     public static CWrapperFunctionResult Apply(byte* arg, nuint size) => Run(arg, size, install: true);
     public static CWrapperFunctionResult Undo(byte* arg, nuint size) => Run(arg, size, install: false);
 
@@ -38,9 +48,21 @@ public static unsafe class CopyRelocationRuntime
             {
                 string name = r.String();
                 ulong orig = r.U64(), copy = r.U64(), len = r.U64();
-                if (install) Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
-                else Buffer.MemoryCopy((void*)copy, (void*)orig, len, len);
-                RedirectGotEntries(name, install ? orig : copy, install ? copy : orig);
+                if (install)
+                {
+                    Check(name, new ExecutorAddr(orig), new ExecutorAddr(copy), len);
+                    Buffer.MemoryCopy((void*)orig, (void*)copy, len, len);
+                }
+                else
+                {
+                    // Only what was installed is undone: the sizes were checked then.
+                    if (!Live.TryGetValue(orig, out ulong installed) || installed != copy)
+                        throw new LinkError($"'{name}': no copy at {new ExecutorAddr(copy)} was installed for {new ExecutorAddr(orig)}");
+                    CopyBack((byte*)orig, (byte*)copy, len);
+                }
+                RedirectGotEntries(name, install ? orig : copy, install ? copy : orig, len);
+                if (install) Live[orig] = copy;
+                else Live.TryRemove(orig, out _);
             }
             return CWrapperFunctionResult.From(new SpsWriter().Error(null).WrittenSpan);
         }
@@ -50,21 +72,32 @@ public static unsafe class CopyRelocationRuntime
         }
     }
 
-    [StructLayout(LayoutKind.Sequential)]
-    struct DlPhdrInfo { public ulong Addr; public nint Name; public nint Phdr; public ushort PhNum; }
-
-    [StructLayout(LayoutKind.Sequential)]
-    struct Phdr { public uint Type, Flags; public ulong Offset, VAddr, PAddr, FileSz, MemSz, Align; }
-
-    [DllImport("libc.so.6")] static extern int dl_iterate_phdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
-
-    sealed class Request { public byte[] Name = Array.Empty<byte>(); public ulong From, To; public int Patched; }
-
-    static void RedirectGotEntries(string name, ulong from, ulong to)
+    /// <summary>Copies the program's value back, only if the program changed it: library data that is
+    /// read-only (typeinfo and vtables in RELRO, const data) cannot be written, and did not change.</summary>
+    internal static void CopyBack(byte* orig, byte* copy, ulong len)
     {
-        var req = new Request { Name = Encoding.UTF8.GetBytes(name), From = from, To = to };
+        if (!new ReadOnlySpan<byte>(copy, checked((int)len)).SequenceEqual(new ReadOnlySpan<byte>(orig, (int)len)))
+            Buffer.MemoryCopy(copy, orig, len, len);
+    }
+
+    /// <summary>The original must be a library data symbol at least as big as the copy, and the copy must
+    /// lie in writable memory this executor finalized: the bytes moved are the controller's to choose,
+    /// the places they move between are not.</summary>
+    static void Check(string name, ExecutorAddr orig, ExecutorAddr copy, ulong len)
+    {
+        if (SymbolLookup.Describe([orig])[0] is not { IsData: true } d || d.Size < len)
+            throw new LinkError($"'{name}': {orig} is not a library variable of at least {len} bytes");
+        if (ExecutorAddressSpace.FindFinalized(copy, len, MemProt.Read | MemProt.Write) is null)
+            throw new LinkError($"'{name}': the copy at {copy} ({len} bytes) is not in writable finalized memory");
+    }
+
+    sealed class Request { public byte[] Name = Array.Empty<byte>(); public ulong From, To, Size; public int Patched; }
+
+    static void RedirectGotEntries(string name, ulong from, ulong to, ulong size)
+    {
+        var req = new Request { Name = Encoding.UTF8.GetBytes(name), From = from, To = to, Size = size };
         var h = GCHandle.Alloc(req);
-        try { dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
+        try { LibC.dl_iterate_phdr(&Visit, GCHandle.ToIntPtr(h)); }
         finally { h.Free(); }
     }
 
@@ -72,12 +105,12 @@ public static unsafe class CopyRelocationRuntime
     static int Visit(DlPhdrInfo* info, nuint infoSize, nint data)
     {
         var req = (Request)GCHandle.FromIntPtr(data).Target!;
-        var phdrs = new ReadOnlySpan<Phdr>((void*)info->Phdr, info->PhNum);
+        var phdrs = new ReadOnlySpan<ElfProgramHeader>((void*)info->Phdr, info->PhNum);
         ulong dyn = 0, relroStart = 0, relroEnd = 0;
         foreach (ref readonly var ph in phdrs)
         {
-            if (ph.Type == 2) dyn = info->Addr + ph.VAddr;
-            else if (ph.Type == 0x6474e552) { relroStart = info->Addr + ph.VAddr; relroEnd = relroStart + ph.MemSz; }
+            if (ph.Type == ElfAbi.PtDynamic) dyn = info->Addr + ph.VAddr;
+            else if (ph.Type == ElfAbi.PtGnuRelro) { relroStart = info->Addr + ph.VAddr; relroEnd = relroStart + ph.MemSz; }
         }
         if (dyn == 0) return 0;
         ulong strtab = 0, symtab = 0, rela = 0, relasz = 0, jmprel = 0, pltrelsz = 0;
@@ -120,9 +153,12 @@ public static unsafe class CopyRelocationRuntime
             if (type != GlobDat && type != Abs64) continue;
             uint symIndex = (uint)(r[1] >> 32);
             if (symIndex == 0) continue;
-            uint nameOff = *(uint*)(symtab + symIndex * 24UL);
-            var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + nameOff));
-            if (!symName.SequenceEqual(req.Name)) continue;
+            var sym = (byte*)(symtab + symIndex * 24UL);
+            var symName = MemoryMarshal.CreateReadOnlySpanFromNullTerminated((byte*)(strtab + *(uint*)sym));
+            // In bounds: the slot is where the library's own dynamic relocation (read from the loader's
+            // mapping of it) says its GOT entry is; it is written only if it holds `From`.
+            // The name itself, or an alias: another name for the same object (same size, same address).
+            if (!symName.SequenceEqual(req.Name) && *(ulong*)(sym + 16) != req.Size) continue;
             var slot = (ulong*)(baseAddr + r[0]);
             bool addend = type == Abs64 || AddendInGlobDat;
             if (*slot != req.From + (addend ? (ulong)(long)r[2] : 0UL)) continue;

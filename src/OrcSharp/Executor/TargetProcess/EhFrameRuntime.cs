@@ -37,9 +37,44 @@ public static unsafe class EhFrameRuntime
         {
             var addr = new SpsReader(new ReadOnlySpan<byte>(arg, (int)size)).Addr();
             if (!Resolve()) error = "libgcc_s.so.1 with __register_frame is not available";
-            else ((delegate* unmanaged<nint, void>)(register ? _register : _deregister))((nint)addr.Value);
+            else
+            {
+                lock (Registered)
+                {
+                    // libgcc reads the whole section and aborts on deregistering an unknown one.
+                    if (register && !Registered.Add(CheckSection(addr).Value)) throw new LinkError($"eh-frame section at {addr} is already registered");
+                    if (!register && !Registered.Remove(addr.Value)) throw new LinkError($"no eh-frame section is registered at {addr}");
+                }
+                ((delegate* unmanaged<nint, void>)(register ? _register : _deregister))((nint)addr.Value);
+            }
         }
         catch (LinkError e) { error = e.Message; }
         return CWrapperFunctionResult.From(new SpsWriter().Error(error).WrittenSpan);
+    }
+
+    static readonly HashSet<ulong> Registered = new();
+
+    /// <summary>Checks that the records from <paramref name="addr"/> up to the zero terminator lie in one
+    /// readable finalized segment (what the unwinder will read), following each record's length field.</summary>
+    static ExecutorAddr CheckSection(ExecutorAddr addr)
+    {
+        if (ExecutorAddressSpace.FindFinalized(addr, 4, MemProt.Read) is not { } segment)
+            throw new LinkError($"eh-frame section at {addr} is not in finalized memory");
+        ulong p = addr.Value, end = segment.End;
+        while (true)
+        {
+            if (end - p < 4) break;
+            ulong length = *(uint*)p, header = 4;
+            if (length == 0) return addr;
+            if (length == 0xffff_ffff)
+            {
+                if (end - p < 12) break;
+                length = *(ulong*)(p + 4);
+                header = 12;
+            }
+            if (length > end - p - header) break;
+            p += header + length;
+        }
+        throw new LinkError($"eh-frame section at {addr} runs past the end of its segment");
     }
 }

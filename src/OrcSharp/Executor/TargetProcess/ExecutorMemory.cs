@@ -18,8 +18,16 @@ public sealed class ExecutorMemory
     readonly object _lock = new();
     readonly Dictionary<ulong, (List<(ExecutorAddr, ulong)> Ranges, List<WrapperCall> DeallocActions)> _live = new();
     public static uint PageSize { get; } = (uint)Environment.SystemPageSize;
+    /// <summary>Largest reservation: far more than any link needs, far less than the address space.</summary>
+    const ulong MaxReservation = 1UL << 40;
+    /// <summary>The runtime's wrapper functions: what finalize and dealloc actions may call besides JIT'd code.</summary>
+    static readonly HashSet<ulong> Wrappers = BootstrapSymbols.Get().Values.Select(a => a.Value).ToHashSet();
 
     public int LiveCount { get { lock (_lock) return _live.Count; } }
+
+    /// <summary>Whether finalize and dealloc actions may call only the runtime's wrapper functions and
+    /// finalized code: so for a remote controller; a host in this process may register its own functions.</summary>
+    public bool CheckActionTargets { get; init; }
 
     /// <summary>File names of the libraries JIT'd code links against; new memory is placed near them.</summary>
     readonly HashSet<string> _libraries = new(StringComparer.Ordinal) { "libc.so.6" };
@@ -35,11 +43,15 @@ public sealed class ExecutorMemory
     /// <summary>Reserves <paramref name="size"/> bytes of inaccessible address space for later allocations.</summary>
     public ExecutorAddr Reserve(ulong size, Memory.Placement placement)
     {
+        if (size == 0 || size > MaxReservation)
+            throw new LinkError($"executor: cannot reserve {size} bytes: a reservation is between one byte and {MaxReservation >> 30} GiB");
+        size = RoundUp(size);
         nint p = placement == Memory.Placement.Low32
             ? LibC.mmap(0, (nuint)size, LibC.ProtNone, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapNoReserve | LibC.Map32Bit, -1, 0)
             : AddressSpaceSearch.ReserveNearLibraries(size, Snapshot());
         if (p == LibC.MapFailed || p == 0)
             throw new LinkError($"executor: cannot reserve {size >> 20} MiB of address space ({(placement == Memory.Placement.Low32 ? "below 2 GiB" : "near shared libraries")}): {LibC.ErrnoText()}");
+        ExecutorAddressSpace.AddReservation(new ExecutorAddr((ulong)p), size);
         return new ExecutorAddr((ulong)p);
     }
 
@@ -53,7 +65,7 @@ public sealed class ExecutorMemory
         nint p = LibC.mmap((nint)addr.Value, (nuint)size, LibC.ProtRead | LibC.ProtWrite,
             LibC.MapPrivate | LibC.MapAnonymous | LibC.MapFixed | (populate ? LibC.MapPopulate : 0), -1, 0);
         if (p == LibC.MapFailed) throw new LinkError($"executor: cannot commit memory at {addr}: {LibC.ErrnoText()}");
-        return new Span<byte>((void*)p, checked((int)size));
+        return new Span<byte>((void*)p, checked((int)size)); // in bounds: exactly the pages just mapped
     }
 
     /// <summary>Returns a range to inaccessible, unbacked reserved space.</summary>
@@ -64,17 +76,20 @@ public sealed class ExecutorMemory
     }
 
     /// <summary>Copies content, applies protections, runs finalize actions and releases finalize-lifetime
-    /// segments. Returns the allocation's handle. On failure everything done so far is undone.</summary>
+    /// segments. Returns the allocation's handle. Segments must lie in address space this executor
+    /// reserved and not in a live allocation, and (see <see cref="CheckActionTargets"/>) actions may call
+    /// only the runtime's wrapper functions or code in finalized memory: anything else is an error before
+    /// any byte is written. On a failing action everything done so far is undone.</summary>
     public unsafe ExecutorAddr Finalize(FinalizeRequest request)
     {
-        var standard = new List<(ExecutorAddr, ulong)>();
         ExecutorAddr handle = request.Segments.Count > 0 ? request.Segments[0].Address : default;
+        Validate(request, handle);
+        var standard = new List<(ExecutorAddr, ulong)>();
         foreach (var seg in request.Segments)
         {
             ulong pages = RoundUp(seg.Size);
             if (!seg.Content.IsEmpty)
             {
-                if ((ulong)seg.Content.Length > seg.Size) throw new LinkError($"executor: segment at {seg.Address} has more content than size");
                 var dst = Commit(seg.Address, pages);
                 seg.Content.Span.CopyTo(dst);
             }
@@ -90,6 +105,8 @@ public sealed class ExecutorMemory
             if (LibC.mprotect((nint)seg.Address.Value, (nuint)RoundUp(seg.Size), prot) != 0)
                 throw new LinkError($"executor: mprotect failed at {seg.Address}: {LibC.ErrnoText()}");
         }
+        // Known from here on, so the actions (eh-frame registration, copy relocations) may use the segments.
+        foreach (var seg in request.Segments) ExecutorAddressSpace.AddFinalized(seg.Address, RoundUp(seg.Size), seg.Prot);
         var deallocs = new List<WrapperCall>();
         try
         {
@@ -102,13 +119,47 @@ public sealed class ExecutorMemory
         catch
         {
             RunDeallocActions(deallocs);
-            foreach (var seg in request.Segments) Decommit(seg.Address, RoundUp(seg.Size));
+            foreach (var seg in request.Segments)
+            {
+                ExecutorAddressSpace.RemoveFinalized(seg.Address, RoundUp(seg.Size));
+                Decommit(seg.Address, RoundUp(seg.Size));
+            }
             throw;
         }
         foreach (var seg in request.Segments)
-            if (seg.Lifetime == MemLifetime.Finalize) Decommit(seg.Address, RoundUp(seg.Size));
+            if (seg.Lifetime == MemLifetime.Finalize)
+            {
+                ExecutorAddressSpace.RemoveFinalized(seg.Address, RoundUp(seg.Size));
+                Decommit(seg.Address, RoundUp(seg.Size));
+            }
         lock (_lock) _live[handle.Value] = (standard, deallocs);
         return handle;
+    }
+
+    /// <summary>Checks a finalize request against what this executor gave out (see <see cref="Finalize"/>).</summary>
+    void Validate(FinalizeRequest request, ExecutorAddr handle)
+    {
+        foreach (var seg in request.Segments)
+        {
+            if ((ulong)seg.Content.Length > seg.Size) throw new LinkError($"executor: segment at {seg.Address} has more content than size");
+            if (seg.Size == 0) continue;
+            if (seg.Address.Value % PageSize != 0 || !ExecutorAddressSpace.IsReserved(seg.Address, RoundUp(seg.Size)))
+                throw new LinkError($"executor: segment at {seg.Address} ({seg.Size} bytes) is not in memory this executor reserved");
+            if (ExecutorAddressSpace.OverlapsFinalized(seg.Address, RoundUp(seg.Size)))
+                throw new LinkError($"executor: segment at {seg.Address} ({seg.Size} bytes) overlaps a live allocation");
+        }
+        lock (_lock)
+            if (!handle.IsNull && _live.ContainsKey(handle.Value)) throw new LinkError($"executor: allocation {handle} is already finalized");
+        bool Callable(ExecutorAddr f) =>
+            Wrappers.Contains(f.Value) || ExecutorAddressSpace.IsFinalizedCode(f) ||
+            request.Segments.Any(s => (s.Prot & MemProt.Exec) != 0 && f >= s.Address && f.Value - s.Address.Value < s.Size);
+        foreach (var action in CheckActionTargets ? request.Actions : [])
+        {
+            if (!action.Finalize.Function.IsNull && !Callable(action.Finalize.Function))
+                throw new LinkError($"executor: finalize action at {action.Finalize.Function} is neither a runtime function nor finalized code");
+            if (action.Dealloc is { } d && !Callable(d.Function))
+                throw new LinkError($"executor: dealloc action at {d.Function} is neither a runtime function nor finalized code");
+        }
     }
 
     /// <summary>Runs the dealloc actions of each allocation (in reverse) and releases its memory.
@@ -131,9 +182,22 @@ public sealed class ExecutorMemory
             try { RunDeallocActions(entry.DeallocActions); }
             catch (LinkError e) { (errors ??= new()).Add(e.Message); }
             foreach (var (a, s) in entry.Ranges) { Decommit(a, s); released.Add((a, s)); }
+            foreach (var (a, s) in entry.Ranges) ExecutorAddressSpace.RemoveFinalized(a, s);
         }
         if (errors is not null) throw new LinkError("executor: deallocation: " + string.Join("; ", errors));
         return released;
+    }
+
+    /// <summary>Returns reserved memory that no live allocation uses to inaccessible space (an abandoned
+    /// in-flight allocation).</summary>
+    public static void Release(ExecutorAddr addr, ulong size)
+    {
+        if (size == 0) return;
+        if (addr.Value % PageSize != 0 || !ExecutorAddressSpace.IsReserved(addr, RoundUp(size)))
+            throw new LinkError($"executor: cannot release {addr} ({size} bytes): not memory this executor reserved");
+        if (ExecutorAddressSpace.OverlapsFinalized(addr, RoundUp(size)))
+            throw new LinkError($"executor: cannot release {addr} ({size} bytes): it holds a live allocation (deallocate it instead)");
+        Decommit(addr, RoundUp(size));
     }
 
     static void RunDeallocActions(List<WrapperCall> deallocs)

@@ -16,7 +16,8 @@ namespace OrcSharp.Executor.TargetProcess;
 /// </summary>
 public static unsafe class ExecutorServices
 {
-    public static ExecutorMemory Memory { get; } = new();
+    /// <summary>The memory of remote controllers, whose actions are checked.</summary>
+    public static ExecutorMemory Memory { get; } = new() { CheckActionTargets = true };
 
     /// <summary>Sends a running program's exit status to the controller; set by the server before it
     /// calls <see cref="RunProgramWrapper"/>, which never returns.</summary>
@@ -64,7 +65,7 @@ public static unsafe class ExecutorServices
     public static CWrapperFunctionResult ReleaseWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
     {
         var r = new SpsReader(a);
-        ExecutorMemory.Decommit(r.Addr(), r.U64());
+        ExecutorMemory.Release(r.Addr(), r.U64());
         return Ok();
     });
 
@@ -127,7 +128,10 @@ public static unsafe class ExecutorServices
     public static CWrapperFunctionResult RunInitializersWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
     {
         var r = new SpsReader(a);
-        ProgramRunner.RunInitializers(ReadAddresses(ref r), LibC.Symbol);
+        var inits = ReadAddresses(ref r);
+        CheckCode(inits, "initializer");
+        using var crashStack = CrashReport.OnThisThread();
+        ProgramRunner.RunInitializers(inits, LibC.Symbol);
         return Ok();
     });
 
@@ -136,7 +140,10 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var dso = r.Addr();
-        ProgramRunner.RunDeinitializers(dso, ReadAddresses(ref r), LibC.Symbol);
+        var finis = ReadAddresses(ref r);
+        CheckCode(finis, "finalizer");
+        using var crashStack = CrashReport.OnThisThread();
+        ProgramRunner.RunDeinitializers(dso, finis, LibC.Symbol);
         return Ok();
     });
 
@@ -147,12 +154,24 @@ public static unsafe class ExecutorServices
     {
         var r = new SpsReader(a);
         var start = ReadProgram(ref r);
+        CheckCode(start.Initializers, "initializer");
+        CheckCode(start.Finalizers, "finalizer");
+        CheckCode([start.Main], "entry point");
         var onExit = (delegate* unmanaged<delegate* unmanaged<int, nint, void>, nint, int>)LibC.Symbol("on_exit");
         if (onExit == null) throw new LinkError("executor: on_exit not found in libc");
         onExit(&ReportExit, 0);
+        using var crashStack = CrashReport.OnThisThread();
         int status = ProgramRunner.Run(start, LibC.Symbol);
         return Ok(w => w.I32(status)); // not reached: Run exits the process
     });
+
+    /// <summary>Only code the executor finalized, or a function of a loaded library, is ever called.</summary>
+    static void CheckCode(IReadOnlyList<ExecutorAddr> functions, string what)
+    {
+        foreach (var f in functions)
+            if (!ExecutorAddressSpace.IsFinalizedCode(f) && !SymbolLookup.IsFunction(f))
+                throw new LinkError($"executor: {what} at {f} is neither finalized code nor a library function");
+    }
 
     [UnmanagedCallersOnly]
     static void ReportExit(int status, nint arg)

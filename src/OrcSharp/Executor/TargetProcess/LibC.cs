@@ -33,8 +33,10 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib)] public static partial int close(int fd);
     [LibraryImport(Lib, SetLastError = true)] public static partial int dup(int fd);
     [LibraryImport(Lib)] public static partial int getpagesize();
+    [LibraryImport(Lib)] public static partial ulong getauxval(ulong type);
     [LibraryImport(Lib)] public static partial void exit(int status);
     [LibraryImport(Lib)] public static partial int fflush(nint stream);
+    [LibraryImport(Lib)] public static partial int dl_iterate_phdr(delegate* unmanaged<DlPhdrInfo*, nuint, nint, int> callback, nint data);
     /// <summary>Instruction-cache maintenance after writing code (a no-op need on x86-64); libgcc has it.</summary>
     [LibraryImport("libgcc_s.so.1")] public static partial void __clear_cache(nint begin, nint end);
 
@@ -54,4 +56,25 @@ internal static unsafe partial class LibC
     }
 
     public static string ErrnoText() => Marshal.GetLastPInvokeErrorMessage();
+}
+
+/// <summary>struct dl_phdr_info (link.h): what dl_iterate_phdr reports for each loaded object.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct DlPhdrInfo
+{
+    public ulong Addr;
+    public nint Name;
+    public nint Phdr;
+    public ushort PhNum;
+    public ulong Adds, Subs;
+    public nuint TlsModid;
+    public nint TlsData;
+}
+
+/// <summary>Elf64_Phdr.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct ElfProgramHeader
+{
+    public uint Type, Flags;
+    public ulong Offset, VAddr, PAddr, FileSz, MemSz, Align;
 }

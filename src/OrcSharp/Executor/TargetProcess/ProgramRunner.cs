@@ -4,22 +4,23 @@ using OrcSharp.Shared;
 namespace OrcSharp.Executor.TargetProcess;
 
 /// <summary>
-/// Executor-side program start, the way a native executable starts: finalizers are registered with
-/// __cxa_atexit first (so, like the native fini_array walk, they run after every handler the program
-/// registers), initializers run with (argc, argv, envp), then main, then exit(main's result).
+/// Executor-side program start, the way a native executable starts: the argv/envp/auxv block the kernel
+/// would lay out (<see cref="EntryBlock"/>, with environ and program_invocation_name pointing into it),
+/// finalizers registered with __cxa_atexit first (so, like the native fini_array walk, they run after
+/// every handler the program registers), initializers with (argc, argv, envp) of that same block, then
+/// main, then exit(main's result).
 /// </summary>
 public static unsafe class ProgramRunner
 {
     public static int Run(ProgramStart start, Func<string, nint> libcSymbol)
     {
-        int argc = start.Arguments.Count;
-        var argv = (nint*)NativeMemory.AllocZeroed((nuint)(argc + 1), (nuint)sizeof(nint));
-        for (int i = 0; i < argc; i++) argv[i] = Marshal.StringToCoTaskMemUTF8(start.Arguments[i]);
         nint environPtr = libcSymbol("environ");
-        nint envp = environPtr == 0 ? 0 : *(nint*)environPtr;
+        var entry = EntryBlock.Build(start.Arguments, environPtr == 0 ? null : *(nint**)environPtr);
+        entry.Publish(libcSymbol);
 
         if (start.Finalizers.Count > 0)
         {
+            // In bounds: Count + 1 slots, the count then each finalizer (RunFinalizers reads the same).
             var fini = (ulong*)NativeMemory.Alloc((nuint)(start.Finalizers.Count + 1), sizeof(ulong));
             fini[0] = (ulong)start.Finalizers.Count;
             for (int i = 0; i < start.Finalizers.Count; i++) fini[i + 1] = start.Finalizers[i].Value;
@@ -27,20 +28,23 @@ public static unsafe class ProgramRunner
             if (cxaAtexit == null) throw new LinkError("executor: __cxa_atexit not found in libc");
             cxaAtexit(&RunFinalizers, (nint)fini, (nint)start.DsoHandle.Value);
         }
-        foreach (var init in start.Initializers)
-            ((delegate* unmanaged<int, nint*, nint, void>)init.Value)(argc, argv, envp);
-        int status = ((delegate* unmanaged<int, nint*, nint, int>)start.Main.Value)(argc, argv, envp);
+        RunEach(start.Initializers, entry);
+        int status = ((delegate* unmanaged<int, nint*, nint*, int>)start.Main.Value)(entry.Argc, entry.Argv, entry.Envp);
         var exit = (delegate* unmanaged<int, void>)libcSymbol("exit");
         exit(status);
         return status; // not reached
     }
 
+    /// <summary>Runs initializers as dlopen does: with the process's own argc, argv and envp, laid out
+    /// as the kernel lays them out (auxiliary vector after envp).</summary>
     public static void RunInitializers(IReadOnlyList<ExecutorAddr> initializers, Func<string, nint> libcSymbol)
     {
-        var argv = (nint*)NativeMemory.AllocZeroed(1, (nuint)sizeof(nint));
-        nint environPtr = libcSymbol("environ");
-        nint envp = environPtr == 0 ? 0 : *(nint*)environPtr;
-        foreach (var init in initializers) ((delegate* unmanaged<int, nint*, nint, void>)init.Value)(0, argv, envp);
+        if (initializers.Count > 0) RunEach(initializers, EntryBlock.ForThisProcess(libcSymbol));
+    }
+
+    static void RunEach(IReadOnlyList<ExecutorAddr> initializers, EntryBlock entry)
+    {
+        foreach (var init in initializers) ((delegate* unmanaged<int, nint*, nint*, void>)init.Value)(entry.Argc, entry.Argv, entry.Envp);
     }
 
     public static void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers, Func<string, nint> libcSymbol)

@@ -12,11 +12,19 @@ public static unsafe class SymbolLookup
         nint h = LibC.dlopen(path, LibC.RtldNow | LibC.RtldGlobal);
         if (h == 0) throw new LinkError($"cannot load shared library {path}: {LibC.LastDlError()}");
         memory.NoteLibrary(path);
+        lock (Loaded) Loaded.Add((ulong)h);
         return new ExecutorAddr((ulong)h);
     }
 
+    /// <summary>Handles <see cref="LoadLibrary"/> gave out: the only ones a lookup may search (dlsym
+    /// dereferences its handle).</summary>
+    static readonly HashSet<ulong> Loaded = new();
+
     public static ExecutorAddr?[] Lookup(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names)
     {
+        lock (Loaded)
+            foreach (var lib in libraries)
+                if (!Loaded.Contains(lib.Value)) throw new LinkError($"executor: no library has handle {lib}");
         var result = new ExecutorAddr?[names.Count];
         Span<byte> buf = stackalloc byte[512];
         for (int i = 0; i < names.Count; i++)
@@ -42,6 +50,16 @@ public static unsafe class SymbolLookup
     [System.Runtime.InteropServices.DllImport("libc.so.6")]
     static extern int dladdr1(nint addr, DlInfo* info, ObjectFile.Elf.Elf64Symbol** extra, int flags);
 
+    /// <summary>Whether <paramref name="addr"/> is where a function of a loaded object starts (one the
+    /// dynamic loader can name), such as a library function an initializer table points at.</summary>
+    public static bool IsFunction(ExecutorAddr addr)
+    {
+        DlInfo info;
+        ObjectFile.Elf.Elf64Symbol* sym = null;
+        return dladdr1((nint)addr.Value, &info, &sym, 1 /* RTLD_DL_SYMENT */) != 0 && sym != null && (ulong)info.SAddr == addr.Value &&
+               sym->Type is ObjectFile.Elf.ElfAbi.SttFunc or ObjectFile.Elf.ElfAbi.SttGnuIfunc;
+    }
+
     /// <summary>Size and type of the symbols at these addresses, from the dynamic loader's symbol tables.</summary>
     public static Executor.SymbolDescription?[] Describe(IReadOnlyList<ExecutorAddr> addresses)
     {
@@ -50,6 +68,7 @@ public static unsafe class SymbolLookup
         {
             DlInfo info;
             ObjectFile.Elf.Elf64Symbol* sym = null;
+            // dladdr1 fills the four-pointer Dl_info and points sym at the loader's own symbol entry.
             if (dladdr1((nint)addresses[i].Value, &info, &sym, 1 /* RTLD_DL_SYMENT */) == 0 || sym == null) continue;
             if ((ulong)info.SAddr != addresses[i].Value) continue;
             byte type = sym->Type;

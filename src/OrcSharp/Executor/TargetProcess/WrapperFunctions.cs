@@ -14,6 +14,7 @@ public struct CWrapperFunctionResult
     public static unsafe CWrapperFunctionResult From(ReadOnlySpan<byte> bytes)
     {
         var r = new CWrapperFunctionResult { Size = (nuint)bytes.Length };
+        // In bounds: up to pointer size inline in Data, else a fresh block of exactly bytes.Length.
         if (bytes.Length <= sizeof(nint)) bytes.CopyTo(new Span<byte>(&r.Data, sizeof(nint)));
         else
         {
@@ -26,7 +27,7 @@ public struct CWrapperFunctionResult
     public static unsafe CWrapperFunctionResult OutOfBandError(string message)
     {
         var b = System.Text.Encoding.UTF8.GetBytes(message + "\0");
-        var p = (nint)NativeMemory.Alloc((nuint)b.Length);
+        var p = (nint)NativeMemory.Alloc((nuint)b.Length); // in bounds: exactly b.Length bytes are copied in
         b.CopyTo(new Span<byte>((void*)p, b.Length));
         return new CWrapperFunctionResult { Data = p, Size = 0 };
     }
@@ -53,6 +54,7 @@ public static unsafe class WrapperFunctions
         if (r.Size <= (nuint)sizeof(nint)) new ReadOnlySpan<byte>(&r.Data, (int)r.Size).CopyTo(result);
         else
         {
+            // Reads what the wrapper function (one of the executor's own) allocated: Size bytes at Data.
             new ReadOnlySpan<byte>((void*)r.Data, (int)r.Size).CopyTo(result);
             NativeMemory.Free((void*)r.Data);
         }

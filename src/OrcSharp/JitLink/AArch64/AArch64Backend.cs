@@ -119,8 +119,7 @@ public sealed class AArch64Backend : ILinkBackend
 
     public bool AddRangeExtensions(LinkGraph graph) => AArch64Veneers.Add(graph);
 
-    public Symbol? CreateCanonicalStub(LinkGraph graph, Symbol external) =>
-        AArch64GotStubBuilder.AddStub(graph, new GlobalOffsetTable(graph, PointerEdgeKind).Entry(external), external.Name);
+    public Symbol CreateStub(LinkGraph graph, Symbol slot, string? name) => AArch64GotStubBuilder.AddStub(graph, slot, name);
 
     static ulong Page(ulong x) => x & ~0xfffUL;
 

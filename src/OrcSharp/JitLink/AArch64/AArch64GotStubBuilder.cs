@@ -68,19 +68,21 @@ sealed class AArch64GotStubBuilder
         return stub;
     }
 
-    /// <summary>A stub that jumps through <paramref name="gotEntry"/>.</summary>
-    internal static Symbol AddStub(LinkGraph graph, Symbol gotEntry, string? name)
+    /// <summary>A stub that jumps through <paramref name="slot"/>.</summary>
+    internal static Symbol AddStub(LinkGraph graph, Symbol slot, string? name)
     {
         var section = graph.GetOrCreateSection(GlobalOffsetTable.StubSectionName, MemProt.Read | MemProt.Exec);
         var block = new Block(section, StubTemplate, (ulong)StubTemplate.Length, 4, false, "<linker>", StubSourceSection, 2);
-        block.Edges.Add(new Edge((ushort)AArch64Edge.Page21, 0, gotEntry, 0));
-        block.Edges.Add(new Edge((ushort)AArch64Edge.PageOffset12Ldst64, 4, gotEntry, 0));
+        block.Edges.Add(new Edge((ushort)AArch64Edge.Page21, 0, slot, 0));
+        block.Edges.Add(new Edge((ushort)AArch64Edge.PageOffset12Ldst64, 4, slot, 0));
         section.Blocks.Add(block);
         return Symbol.Defined(name, block, 0, block.Size, Linkage.Strong, SymbolScope.Local, true);
     }
 
     internal static bool IsStub(Symbol s) => s.Block is { SourceSection: StubSourceSection, SourceFile: "<linker>" };
 
-    /// <summary>The stub's first edge leads to its GOT entry, whose edge leads to the real target.</summary>
-    internal static ulong StubFinalTarget(Symbol stub) => stub.Block!.Edges[0].Target.Block!.Edges[0].Target.Address.Value;
+    /// <summary>The stub's first edge leads to its GOT entry, whose edge leads to the real target (0 when
+    /// the executor fills the slot: an indirect function's).</summary>
+    internal static ulong StubFinalTarget(Symbol stub) =>
+        stub.Block!.Edges[0].Target.Block is { Edges.Count: > 0 } slot ? slot.Edges[0].Target.Address.Value : 0;
 }

@@ -87,8 +87,9 @@ public sealed class X86_64Backend : ILinkBackend
         _ => false,
     };
 
-    public bool IsNarrowReference(ushort kind) => (X86Edge)kind is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Pointer16
-        or X86Edge.Pointer8 or X86Edge.Delta32 or X86Edge.Delta16 or X86Edge.Delta8;
+    // 32-bit fields only: a copy or a stub in the link's memory (below 2 GiB when such absolute
+    // references are present) reaches them; nothing a link places can serve a 16- or 8-bit field.
+    public bool IsNarrowReference(ushort kind) => (X86Edge)kind is X86Edge.Pointer32 or X86Edge.Pointer32Signed or X86Edge.Delta32;
 
     public bool IsOutOfRange(Block block, in Edge e)
     {
@@ -111,6 +112,8 @@ public sealed class X86_64Backend : ILinkBackend
     public MemProt SectionProt(string name, ulong flags) => Elf.ElfSectionRules.Protection(name, flags);
 
     public void DefineSyntheticSymbols(LinkGraph graph, SymbolTable table) => GlobalOffsetTable.DefineIfReferenced(graph, table);
+
+    public Symbol CreateStub(LinkGraph graph, Symbol slot, string? name) => X86_64GotStubBuilder.AddStub(graph, slot, name);
 
     public BackendPassResult BuildGotAndStubs(LinkGraph graph, LinkOptions options)
     {
@@ -172,7 +175,9 @@ public sealed class X86_64Backend : ILinkBackend
         }
     }
 
-    static ExecutorAddr StubFinalTarget(Symbol stub) => stub.Block!.Edges[0].Target.Block!.Edges[0].Target.Address;
+    /// <summary>The stub's first edge leads to its GOT entry, whose edge leads to the real target.</summary>
+    static ExecutorAddr StubFinalTarget(Symbol stub) =>
+        stub.Block!.Edges[0].Target.Block is { Edges.Count: > 0 } slot ? slot.Edges[0].Target.Address : default;
 
     /// <summary>GOT-load relaxation (psABI B.2): "mov foo@GOTPCREL(%rip), %reg" becomes "lea foo(%rip), %reg";
     /// "call/jmp *foo@GOTPCREL(%rip)" become direct, when foo is in reach of a 32-bit displacement.</summary>

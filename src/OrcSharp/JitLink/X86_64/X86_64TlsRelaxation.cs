@@ -206,11 +206,13 @@ sealed class X86_64TlsRelaxation
     }
 
     /// <summary>GOT entries for code left in dynamic form: {M, S} for general-dynamic, {M, 0} for
-    /// local-dynamic, {S + TP} for initial-exec, {resolver, S + TP} as a static TLS descriptor.</summary>
+    /// local-dynamic, {S + TP} for initial-exec, {resolver, S + TP} as a static TLS descriptor. A
+    /// thread-local defined outside the link (by an earlier link or a shared library) is known by its
+    /// offset from the thread pointer only, which serves the last two.</summary>
     Symbol GotPair(Symbol target, X86Edge request)
     {
-        if (target.Kind == SymbolKind.External)
-            throw new LinkError($"thread-local '{target.Name}' of an earlier link is accessed with a code sequence that cannot be rewritten to local-exec ({request}); only the psABI sequences can reach another link's thread-locals");
+        if (target.Kind == SymbolKind.External && request is X86Edge.RequestTlsGd or X86Edge.RequestTlsLd)
+            throw new LinkError($"thread-local '{target.Name}', defined outside this link, is accessed with a {(request == X86Edge.RequestTlsGd ? "general" : "local")}-dynamic code sequence that cannot be rewritten to local-exec; only the psABI sequences can reach thread-locals of earlier links and shared libraries that way");
         var key = (request == X86Edge.RequestTlsLd ? LocalDynamicKey : target, request);
         if (_gotEntries.TryGetValue(key, out var entry)) return entry;
         var got = _graph.GetOrCreateSection(X86_64Backend.GotSectionName, MemProt.Read);

@@ -7,6 +7,11 @@ public static class ElfAbi
     public const ushort EtRel = 1, EtExec = 2, EtDyn = 3;
     public const ushort EmX86_64 = 62, EmAArch64 = 183;
 
+    /// <summary>Program header types and flags (loaded images, in-memory shared objects).</summary>
+    public const uint PtLoad = 1, PtDynamic = 2, PtTls = 7, PtGnuEhFrame = 0x6474e550, PtGnuStack = 0x6474e551,
+        PtGnuRelro = 0x6474e552;
+    public const uint PfX = 1, PfW = 2, PfR = 4;
+
     public const uint ShtNull = 0, ShtProgbits = 1, ShtSymtab = 2, ShtStrtab = 3, ShtRela = 4, ShtHash = 5,
         ShtDynamic = 6, ShtNote = 7, ShtNobits = 8, ShtRel = 9, ShtDynsym = 11, ShtInitArray = 14,
         ShtFiniArray = 15, ShtPreinitArray = 16, ShtGroup = 17, ShtSymtabShndx = 18, ShtX86_64Unwind = 0x70000001;

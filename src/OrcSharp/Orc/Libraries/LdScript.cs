@@ -35,7 +35,7 @@ public static class LdScript
             i++;
             switch (cmd)
             {
-                case "GROUP" or "INPUT": i = ParseList(path, tokens, i, entries, asNeeded: false); break;
+                case "GROUP" or "INPUT": i = ParseList(path, tokens, i, entries, asNeeded: false, depth: 0); break;
                 case "SEARCH_DIR": dirs.Add(Expect(path, tokens, ref i)); Close(path, tokens, ref i); break;
                 case "OUTPUT_FORMAT" or "OUTPUT_ARCH" or "TARGET":
                     while (i < tokens.Count && tokens[i] != ")") i++;
@@ -47,7 +47,14 @@ public static class LdScript
         return (entries, dirs);
     }
 
-    static int ParseList(string path, List<string> t, int i, List<LdScriptEntry> into, bool asNeeded)
+    /// <summary>How deep AS_NEEDED lists may nest (GNU ld's stubs use one level; the bound keeps a
+    /// hostile script from exhausting the stack).</summary>
+    const int MaxNesting = 8;
+
+    /// <summary>Largest linker script read (Debian's stubs are a few hundred bytes).</summary>
+    public const int MaxScriptBytes = 1 << 20;
+
+    static int ParseList(string path, List<string> t, int i, List<LdScriptEntry> into, bool asNeeded, int depth)
     {
         while (true)
         {
@@ -58,7 +65,8 @@ public static class LdScript
             if (tok == "AS_NEEDED")
             {
                 if (i >= t.Count || t[i] != "(") throw new LinkError($"{path}: linker script: expected '(' after AS_NEEDED");
-                i = ParseList(path, t, i + 1, into, asNeeded: true);
+                if (depth >= MaxNesting) throw new LinkError($"{path}: linker script: AS_NEEDED lists nest more than {MaxNesting} deep");
+                i = ParseList(path, t, i + 1, into, asNeeded: true, depth + 1);
                 continue;
             }
             if (tok == "(") throw new LinkError($"{path}: linker script: unexpected '('");

@@ -103,20 +103,15 @@ public sealed class LibrarySearch
         return result;
     }
 
+    const int HeadBytes = 4096;
+
     void Expand(string path, bool asNeeded, List<ResolvedInput> into, HashSet<string> seen, int depth)
     {
         if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
         if (!seen.Add(path)) return;
-        // The first bytes say what a file is (an ld script by its first 4 KiB): libc.so.6 is not read.
-        Span<byte> buffer = stackalloc byte[4096];
-        int length;
-        try
-        {
-            using var f = File.OpenHandle(path);
-            length = RandomAccess.Read(f, buffer, 0);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new LinkError($"{path}: cannot read: {e.Message}"); }
-        var head = buffer[..length];
+        // Only the head says what a file is (a FIFO or a directory found here is an error, not a wait):
+        // libc.so.6 is not read. An ld script, which is small, is then read whole.
+        ReadOnlySpan<byte> head = InputFile.ReadHead(path, HeadBytes);
         if (head.StartsWith("!<arch>\n"u8) || head.StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
         if (head.StartsWith("\u007fELF"u8) && head.Length >= 18)
         {
@@ -125,7 +120,9 @@ public sealed class LibrarySearch
             return;
         }
         if (!LdScript.LooksLikeLdScript(head)) throw new LinkError($"{path}: file format not recognized");
-        var (entries, dirs) = LdScript.Parse(path, File.ReadAllText(path));
+        if (head.Length == HeadBytes) head = InputFile.ReadHead(path, LdScript.MaxScriptBytes + 1);
+        if (head.Length > LdScript.MaxScriptBytes) throw new LinkError($"{path}: linker script is larger than {LdScript.MaxScriptBytes >> 20} MiB");
+        var (entries, dirs) = LdScript.Parse(path, System.Text.Encoding.UTF8.GetString(head));
         var search = dirs.Count == 0 ? this : new LibrarySearch(dirs, _dirs);
         foreach (var e in entries)
         {

@@ -169,7 +169,14 @@ public sealed class StaticArchive
 
     public bool TryFindMemberDefining(string symbol, out int memberIndex) => _index.TryGet(_bytes.Span, symbol, out memberIndex);
 
+    /// <summary>A member's bytes. An archive is shared by every JITDylib of the process, which may link on
+    /// several threads, so the cache of members read is locked.</summary>
     public ReadOnlyMemory<byte> GetMemberBytes(int memberIndex)
+    {
+        lock (_cache) return ReadMember(memberIndex);
+    }
+
+    ReadOnlyMemory<byte> ReadMember(int memberIndex)
     {
         if (_cache[memberIndex] is { } c) return c;
         var m = _members[memberIndex];
