@@ -13,9 +13,8 @@ public interface IExecutorMemoryAccess
     /// <summary>True when working memory can be the target memory itself (in-process): no copy at finalize.</summary>
     bool WorkingMemoryIsTarget { get; }
     ExecutorAddr Reserve(ulong size, Placement placement);
-    /// <summary>In-process only: make [addr, addr+size) writable and return it; <paramref name="populate"/>
-    /// backs every page at once (one call instead of a fault per page).</summary>
-    Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size, bool populate);
+    /// <summary>In-process only: make [addr, addr+size) writable and return it.</summary>
+    Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size);
     ExecutorAddr Finalize(FinalizeRequest request);
     void Deallocate(ReadOnlySpan<ExecutorAddr> handles);
     /// <summary>Releases reserved-but-unused address space (after an abandoned allocation).</summary>

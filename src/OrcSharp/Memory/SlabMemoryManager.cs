@@ -11,8 +11,6 @@ namespace OrcSharp.Memory;
 public sealed class SlabMemoryManager : IJitLinkMemoryManager
 {
     public const ulong DefaultSlabSize = 256UL << 20;
-    /// <summary>Links with less content than this get their working memory populated up front.</summary>
-    public const ulong PopulateBelow = 4UL << 20;
     readonly IExecutorMemoryAccess _access;
     readonly AddressRangeAllocator[] _ranges = { new(), new() };
     readonly Dictionary<ulong, (ExecutorAddr Base, ulong Size, Placement Placement)> _live = new();
@@ -83,21 +81,8 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
                 if (request.Segments[i].ContentSize > request.Segments[i].Size || request.Segments[i].Size > total - offsets[i])
                     throw new InvalidOperationException($"segment {i} does not fit its allocation (content {request.Segments[i].ContentSize}, size {request.Segments[i].Size})");
             if (mm._access.WorkingMemoryIsTarget)
-            {
-                // Content pages are written by fixups at once: populated in one call for a small link. A large
-                // one fills them block by block while its inputs' pages are released, so that both are not
-                // resident at the same time. Zero-fill pages are only backed when the program touches them.
-                ulong content = 0;
-                foreach (var s in request.Segments) content += s.ContentSize;
-                bool populate = content < PopulateBelow;
                 for (int i = 0; i < offsets.Length; i++)
-                {
-                    var seg = request.Segments[i];
-                    ulong filled = mm.PageAlign(seg.ContentSize), all = mm.PageAlign(seg.Size);
-                    mm._access.CommitWorkingMemory(baseAddr + offsets[i], filled, populate);
-                    mm._access.CommitWorkingMemory(baseAddr + offsets[i] + filled, all - filled, false);
-                }
-            }
+                    mm._access.CommitWorkingMemory(baseAddr + offsets[i], mm.PageAlign(request.Segments[i].Size));
             else
                 for (int i = 0; i < offsets.Length; i++)
                     _buffers[i] = new byte[checked((int)request.Segments[i].ContentSize)];

@@ -88,8 +88,6 @@ public sealed class LinkUnitBuilder
                 }
             }
         }
-        // The members are parsed; what the link needs from them faults back in on use (see MappedFile.Release).
-        foreach (var archive in archives) MappedFile.Release(archive.Bytes);
     }
 
     /// <summary>Places commons, defines linker-provided symbols (the unit's own __dso_handle among them),
@@ -103,12 +101,7 @@ public sealed class LinkUnitBuilder
         var zero = Symbol.Absolute(null, 0);
         long bytes = 0;
         foreach (var u in _units) bytes += u.Elf.Bytes.Length;
-        ParallelLink.For(_units.Count, bytes, i =>
-        {
-            _units[i].BuildEdges(Table, zero);
-            // Relocations and symbols are read; content is read once more, when it is copied.
-            MappedFile.Release(_units[i].Elf.Bytes);
-        });
+        ParallelLink.For(_units.Count, bytes, i => _units[i].BuildEdges(Table, zero));
         MarkExternalThreadLocals();
         foreach (var s in Table.Symbols)
         {

@@ -56,7 +56,7 @@ public sealed class InProcessExecutorControl : IExecutorControl
     {
         public bool WorkingMemoryIsTarget => true;
         public ExecutorAddr Reserve(ulong size, Placement placement) => memory.Reserve(size, placement);
-        public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size, bool populate) => memory.Commit(addr, size, populate);
+        public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size) => memory.Commit(addr, size);
         public ExecutorAddr Finalize(FinalizeRequest request) => memory.Finalize(request);
         public void Deallocate(ReadOnlySpan<ExecutorAddr> handles) => memory.Deallocate(handles);
         public void Release(ExecutorAddr addr, ulong size) => ExecutorMemory.Release(addr, size);

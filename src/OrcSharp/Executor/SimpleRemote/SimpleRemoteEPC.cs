@@ -439,7 +439,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         public ExecutorAddr Reserve(ulong size, Placement placement) =>
             Expect(epc.Call(BootstrapNames.MemReserve, ExecutorServiceMessages.Reserve(size, placement)), "reserve memory").Addr();
 
-        public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size, bool populate) =>
+        public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size) =>
             throw new InvalidOperationException("remote memory has no in-place working memory");
 
         public ExecutorAddr Finalize(TargetProcess.FinalizeRequest request) =>

@@ -58,12 +58,11 @@ public sealed class ExecutorMemory
     string[] Snapshot() { lock (_lock) return _libraries.ToArray(); }
 
     /// <summary>Makes a reserved range readable and writable (fresh zero pages) and returns it as working memory.</summary>
-    public unsafe Span<byte> Commit(ExecutorAddr addr, ulong size, bool populate = true)
+    public unsafe Span<byte> Commit(ExecutorAddr addr, ulong size)
     {
         if (size == 0) return default;
-        // Populated in one call when asked: fixups touch every page next, and one fault per page costs more.
-        nint p = LibC.mmap((nint)addr.Value, (nuint)size, LibC.ProtRead | LibC.ProtWrite,
-            LibC.MapPrivate | LibC.MapAnonymous | LibC.MapFixed | (populate ? LibC.MapPopulate : 0), -1, 0);
+        // Populated in one call: fixups touch every page next, and one fault per page costs more.
+        nint p = LibC.mmap((nint)addr.Value, (nuint)size, LibC.ProtRead | LibC.ProtWrite, LibC.MapPrivate | LibC.MapAnonymous | LibC.MapFixed | LibC.MapPopulate, -1, 0);
         if (p == LibC.MapFailed) throw new LinkError($"executor: cannot commit memory at {addr}: {LibC.ErrnoText()}");
         return new Span<byte>((void*)p, checked((int)size)); // in bounds: exactly the pages just mapped
     }

@@ -27,8 +27,6 @@ public sealed class StaticArchive
     readonly record struct Member(int Header, int NameStart, int NameLength, int Data, int Size, bool External);
 
     public bool IsThin { get; }
-    /// <summary>The archive's bytes (members of a thin archive are files of their own).</summary>
-    public ReadOnlyMemory<byte> Bytes => _bytes;
 
     StaticArchive(string path, ReadOnlyMemory<byte> bytes)
     {
