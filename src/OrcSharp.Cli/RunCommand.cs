@@ -80,7 +80,7 @@ public static class RunCommand
         var entry = jd.Lookup(o.Entry) ?? throw new LinkError($"entry point '{o.Entry}' is not defined");
         // In process, running never returns, so the figures come first; a remote run returns, and its
         // figures then include the run call (connect to exit).
-        bool remote = executor is SimpleRemoteEPC;
+        bool remote = executor is SimpleRemoteEPC or StartingExecutor;
         LauncherCheck.EnsureFresh(); // nothing is printed or run by a binary older than its sources
         // The program's stdout is its own: what the link looks like goes to stderr.
         foreach (var link in o.ShowGraph ? recorder.Snapshots : []) LinkPrinter.WriteGraph(Console.Error, link, session.Backend);
@@ -128,7 +128,8 @@ public static class RunCommand
             .. o.NoBacktrace ? ["--no-backtrace"] : reports is not null ? ["--crash-report-fd", reports.WriteFd.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>()];
         if (cross is not null) return CrossExecutor.Spawn(cross, env, options);
         string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
-        return SimpleRemoteEPC.Spawn(self, options, env, RemoteOptions());
+        // Started now, connected while the inputs are read and parsed.
+        return new StartingExecutor(HostArchitecture.Triple, self, options, env, RemoteOptions());
     }
 
     /// <summary>Connects to a listening executor (HOST:PORT or unix:PATH). Over TCP the token comes from
