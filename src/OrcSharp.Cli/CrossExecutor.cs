@@ -17,8 +17,8 @@ static class CrossExecutor
     public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
 
     /// <summary>Starts the executor for <paramref name="arch"/> with <paramref name="executorArguments"/>
-    /// ("executor --stdio ...").</summary>
-    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> executorArguments,
+    /// ("executor --stdio ..."); it connects while the caller goes on.</summary>
+    public static StartingExecutor Spawn(string arch, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> executorArguments,
         RemoteExecutorOptions? options = null)
     {
         string qemu = $"/usr/bin/qemu-{arch}";
@@ -32,7 +32,8 @@ static class CrossExecutor
         foreach (var (k, v) in environment) { args.Add("-E"); args.Add($"{k}={v}"); }
         args.Add(executor);
         args.AddRange(executorArguments);
-        return SimpleRemoteEPC.Spawn(qemu, args, options: options ?? RunCommand.RemoteOptions());
+        // Connected in the background: the start under emulation overlaps compiling and linking.
+        return new StartingExecutor($"{arch}-unknown-linux-gnu", qemu, args, null, options ?? RunCommand.RemoteOptions());
     }
 
     static string BuildIfNeeded(string arch)

@@ -25,15 +25,20 @@ public static class RunCommand
         // Sources by name, or any input given a language with -x (gcc's rule).
         var sources = Enumerable.Range(0, o.Inputs.Count).Where(i => o.InputLanguages[i] is not null || SourceCompiler.IsSource(o.Inputs[i])).ToList();
         bool cxx = sources.Any(i => o.InputLanguages[i] is { } lang ? lang == "c++" : SourceCompiler.IsCxx(o.Inputs[i]));
-        if (sources.Count > 0)
+        double compileMs = 0;
+        void CompileSources()
         {
-            var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
-                CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal(),
-                sources.Select(i => o.InputLanguages[i]).ToList());
-            CompileProgress.Clear();
-            for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
+            if (sources.Count > 0)
+            {
+                var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
+                    CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal(),
+                    sources.Select(i => o.InputLanguages[i]).ToList());
+                CompileProgress.Clear();
+                for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
+                sources.Clear();
+            }
+            compileMs = total.Elapsed.TotalMilliseconds;
         }
-        double compileMs = total.Elapsed.TotalMilliseconds;
 
         ulong tlsReserve = 0;
         for (int attempt = 0; ; attempt++)
@@ -42,7 +47,12 @@ public static class RunCommand
             using var reports = o.OutOfProcess && o.Connect is null && !o.NoBacktrace ? ProgramCrash.ReportPipe.Create() : null;
             var executor = CreateExecutor(o, cross, tlsReserve, reports);
             reports?.ChildStarted();
-            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs, reports); }
+            try
+            {
+                // A child executor starts (under qemu: most of a cross run) while the sources compile.
+                if (attempt == 0) CompileSources();
+                return LinkAndRun(o, executor, cxx, objects, total, compileMs, reports);
+            }
             catch (StaticTlsExhaustedError e) when (o.OutOfProcess && attempt == 0)
             {
                 // A child executor can simply start over with a static TLS reserve that fits.
