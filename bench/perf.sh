@@ -151,7 +151,7 @@ T[xsqlite-orc]=${r[0]}; T[xsqlite-native]=${r[1]}
 
 # System calls of a whole --noexec link, as an installed binary makes them (no launcher).
 bin="$root/.cache/orcsharp-cli/OrcSharp.Cli"
-strace_noexec=$(strace -c -f -o /dev/stdout "$bin" run --noexec driver.o sqlite-gcc.o 2>/dev/null | sed -n '1,/^------ /p;/total/p' | head -40)
+strace_noexec=$(strace -c -f -o /dev/stdout "$bin" run --noexec driver.o sqlite-gcc.o 2>/dev/null | head -60)
 strace_threads=$(strace -f -e trace=clone,clone3 "$bin" run --noexec driver.o sqlite-gcc.o 2>&1 >/dev/null | grep -c 'clone' || true)
 strace_stats=$(strace -f -e trace=newfstatat,statx,getdents64,sched_yield "$bin" run --noexec driver.o sqlite-gcc.o 2>&1 >/dev/null | grep -cE 'newfstatat|statx|getdents64|sched_yield' || true)
 stats_small=$("$orc" run --noexec --stats small/*.o 2>&1 >/dev/null | tail -1)
