@@ -7,33 +7,15 @@ namespace OrcSharp.Tests.Debugging;
 /// LLDB (Debian lldb-19) in batch mode on JIT'd code: it reads the same GDB JIT interface (its JIT loader is
 /// on by default on Linux). A backtrace with names, files and lines after a crash, and a source breakpoint
 /// set before the code exists, then step, finish, next and a local; in process and in a child executor
-/// (followed across the fork and the exec).
+/// (followed across the fork and the exec). The program is GdbTests.Crash.
 /// </summary>
 public class LldbTests
 {
-    // Line numbers matter: the tests name them.
-    const string Crash = """
-        #include <stdio.h>
-        int *volatile target;
-        __attribute__((noinline)) int square(int v) {
-          return v * v;
-        }
-        __attribute__((noinline)) int crash_here(int x) {
-          int y = square(x) + 1;
-          return *target + y;
-        }
-        int main(int argc, char **argv) {
-          printf("start\n");
-          int r = crash_here(argc);
-          return r;
-        }
-        """;
-
     /// <summary>Runs lldb: <paramref name="commands"/> in order, <paramref name="afterCrash"/> once the program
     /// has stopped on a signal (batch mode runs no more -o commands then).</summary>
     static ProcessResult Lldb(bool outOfProcess, string[] commands, string[] afterCrash)
     {
-        string obj = TestSupport.CompileC(TestSupport.NewTempDir(), "crash", Crash, "-O0 -g");
+        string obj = GdbTests.CrashObject(); // GdbTests.Crash: its line numbers are the ones below
         var args = new List<string> { "-b", "-x" };
         // Out of process: follow the executor, and go on past its exec.
         string[] run = outOfProcess ? ["settings set target.process.follow-fork-mode child", "run", "continue"] : ["run"];
