@@ -95,6 +95,47 @@ public class CrashReportTests
         Assert.Contains(lines, l => Regex.IsMatch(l, @"^#\d+ main\+0x[0-9a-f]+ \(\S*deep\.c:3\) \[deep\.o\]$"));
     }
 
+    /// <summary>Library frames read exactly as backtrace_symbols writes them: the JIT'd comparator that qsort
+    /// calls prints backtrace_symbols of its own stack, then faults; every frame of the report that is not
+    /// JIT'd (qsort's own, the host's, libc's start) is one of those lines, word for word.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void LibraryFramesAreNamedAsBacktraceSymbolsNamesThem(bool outOfProcess)
+    {
+        string dir = TestSupport.NewTempDir();
+        string obj = TestSupport.CompileC(dir, "sorter", """
+            #include <execinfo.h>
+            #include <stdio.h>
+            #include <stdlib.h>
+            int *volatile target;
+            static int compare(const void *a, const void *b)
+            {
+              void *frames[64];
+              int n = backtrace(frames, 64);
+              char **names = backtrace_symbols(frames, n);
+              for (int i = 0; i < n; i++) printf("%s\n", names[i]);
+              fflush(stdout);
+              return *target + *(const int *)a - *(const int *)b;
+            }
+            int main(void)
+            {
+              int v[] = { 3, 1, 2 };
+              qsort(v, 3, sizeof v[0], compare);
+              return v[0];
+            }
+            """, "-O1 -g");
+        var r = Run(outOfProcess, obj);
+        Assert.Equal(139, r.ExitCode);
+        var symbols = r.StdoutText.Split('\n', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var frames = r.StderrText.Split('\n').Select(l => Regex.Match(l, @"^#\d+ (.+)$")).Where(m => m.Success).Select(m => m.Groups[1].Value).ToList();
+        Assert.Matches(@"^compare\+0x[0-9a-f]+ \(\S*sorter\.c:12\) \[sorter\.o\]$", frames[0]);
+        var library = frames.Where(f => !f.EndsWith(" [sorter.o]")).ToList();
+        Assert.Contains(library, f => f.Contains("libc.so.6(qsort")); // qsort's frames are there, named as libc's
+        Assert.True(library.Count >= 3, r.StderrText);
+        Assert.All(library, f => Assert.True(symbols.Contains(f), $"'{f}' is not a line of backtrace_symbols:\n{r.StdoutText}"));
+    }
+
     /// <summary>--no-backtrace: the run ends exactly as the native program does, nothing added.</summary>
     [Theory]
     [InlineData(false)]

@@ -17,8 +17,8 @@ namespace OrcSharp.Tests.Debugging;
 /// </summary>
 public class GdbTests
 {
-    // Line numbers matter: the tests name them.
-    const string Crash = """
+    // Line numbers matter: the tests (these and LldbTests) name them.
+    internal const string Crash = """
         #include <stdio.h>
         int *volatile target;
         __attribute__((noinline)) int square(int v) {
@@ -45,7 +45,7 @@ public class GdbTests
         return ProcessRunner.Run(gdb, args, timeoutMs: 180000);
     }
 
-    static string CrashObject(string flags = "-O0 -g", string compiler = "cc")
+    internal static string CrashObject(string flags = "-O0 -g", string compiler = "cc")
     {
         string dir = TestSupport.NewTempDir();
         return compiler == "cc" ? TestSupport.CompileC(dir, "crash", Crash, flags) : TestSupport.CompileWith(compiler, dir, "crash", Crash, flags);

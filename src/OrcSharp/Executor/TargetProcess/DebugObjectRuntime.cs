@@ -7,8 +7,8 @@ namespace OrcSharp.Executor.TargetProcess;
 /// Executor side of a link's debug object, as a finalize action and its dealloc action. Registration
 /// completes the image in native memory (its last bytes are the link's .eh_frame, copied from where the
 /// link put it), adds it to the GDB JIT interface, adds its symbolization table to the crash-report
-/// tables, and writes the perf map and jitdump records asked for. Deregistration undoes the first two and
-/// frees the image. Arguments (SPS): register (key, table offset, tail address, tail size, outputs, image
+/// tables, and writes the perf map and jitdump records asked for. Deregistration undoes the first two,
+/// marks the link's functions unloaded in the perf map and jitdump it was written to, and frees the image. Arguments (SPS): register (key, table offset, tail address, tail size, outputs, image
 /// bytes without the tail); deregister (key). The key is the link's lowest address.
 /// </summary>
 public static unsafe class DebugObjectRuntime
@@ -16,7 +16,7 @@ public static unsafe class DebugObjectRuntime
     [Flags]
     public enum Outputs : byte { None = 0, PerfMap = 1, JitDump = 2 }
 
-    sealed record Registration(nint Image, int Size, nint GdbEntry, nint Tables);
+    sealed record Registration(nint Image, int Size, int TableOffset, Outputs Outputs, nint GdbEntry, nint Tables);
 
     static readonly Dictionary<ulong, Registration> _live = new();
     static readonly object _lock = new();
@@ -83,7 +83,7 @@ public static unsafe class DebugObjectRuntime
             var table = new SymbolizationTableReader(new ReadOnlySpan<byte>(image, size), tableOffset); // validates
             if ((outputs & Outputs.PerfMap) != 0) PerfMapWriter.Write(table);
             if ((outputs & Outputs.JitDump) != 0) JitDumpWriter.Write(table);
-            var registration = new Registration((nint)image, size, GdbJitInterface.Register(image, (ulong)size), CrashReport.Add(image + tableOffset, table.CodeStart));
+            var registration = new Registration((nint)image, size, tableOffset, outputs, GdbJitInterface.Register(image, (ulong)size), CrashReport.Add(image + tableOffset, table.CodeStart));
             lock (_lock) _live[key] = registration;
         }
         catch
@@ -99,6 +99,15 @@ public static unsafe class DebugObjectRuntime
         lock (_lock) if (!_live.Remove(key, out r)) throw new LinkError($"no debug object is registered at 0x{key:x}");
         CrashReport.Remove(r.Tables);
         GdbJitInterface.Unregister(r.GdbEntry);
-        LibC.munmap(r.Image, (nuint)r.Size);
+        try
+        {
+            if (r.Outputs != Outputs.None)
+            {
+                var table = new SymbolizationTableReader(new ReadOnlySpan<byte>((void*)r.Image, r.Size), r.TableOffset);
+                if ((r.Outputs & Outputs.PerfMap) != 0) PerfMapWriter.Write(table, unloaded: true);
+                if ((r.Outputs & Outputs.JitDump) != 0) JitDumpWriter.Write(table, unloaded: true);
+            }
+        }
+        finally { LibC.munmap(r.Image, (nuint)r.Size); }
     }
 }

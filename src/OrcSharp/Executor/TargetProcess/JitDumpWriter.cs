@@ -12,8 +12,10 @@ namespace OrcSharp.Executor.TargetProcess;
 /// JIT_CODE_DEBUG_INFO record (its source lines, when the link has them) and a JIT_CODE_LOAD record with its
 /// code bytes, all stamped with CLOCK_MONOTONIC (record with <c>perf record -k mono</c>). The file is
 /// <c>$JITDUMPDIR/.debug/jit/orcsharp-jit-DATE-PID-RANDOM/jit-PID.dump</c> ($HOME when JITDUMPDIR is unset); perf
-/// finds it through the executable mapping of its first page that this process keeps. There is no record
-/// for unloading: a later load at the same address supersedes the earlier one from its timestamp on.
+/// finds it through the executable mapping of its first page that this process keeps. The format has no
+/// record for unloading, and a load at an address supersedes the earlier one from its timestamp on; so when
+/// a link is removed, each of its functions gets one more JIT_CODE_LOAD, named <c>[unloaded] NAME</c>,
+/// stamped with the time of removal: samples in that range from then on are not blamed on the old code.
 /// </summary>
 public static unsafe partial class JitDumpWriter
 {
@@ -34,7 +36,9 @@ public static unsafe partial class JitDumpWriter
     static ulong Timestamp() => Stopwatch.Frequency == 1_000_000_000 ? (ulong)Stopwatch.GetTimestamp()
         : (ulong)(Stopwatch.GetTimestamp() * (1_000_000_000.0 / Stopwatch.Frequency));
 
-    public static void Write(in SymbolizationTableReader table)
+    /// <summary>Appends the functions of <paramref name="table"/>, as loaded (with their lines) or, when
+    /// their link is being removed (the code is still mapped), as unloaded.</summary>
+    public static void Write(in SymbolizationTableReader table, bool unloaded = false)
     {
         lock (_lock)
         {
@@ -46,8 +50,8 @@ public static unsafe partial class JitDumpWriter
             {
                 var f = table.Function(i);
                 if (f.Size == 0 || f.Size > int.MaxValue) continue;
-                WriteDebugInfo(record, table, f);
-                var name = Encoding.UTF8.GetBytes(f.Name + "\0");
+                if (!unloaded) WriteDebugInfo(record, table, f);
+                var name = Encoding.UTF8.GetBytes((unloaded ? PerfMapWriter.UnloadedPrefix : "") + f.Name + "\0");
                 int size = PrefixSize + 40 + name.Length + (int)f.Size;
                 Prefix(h, CodeLoad, size);
                 BinaryPrimitives.WriteUInt32LittleEndian(h[16..], pid);

@@ -222,6 +222,8 @@ public sealed class ElfObjectUnit
                 string name = Elf.SymbolName(s);
                 if (name.Length == 0) continue;
                 table.AddReference(name, s.Binding == ElfAbi.StbWeak ? Linkage.Weak : Linkage.Strong, DisplayName);
+                _symbols[i] = table.Find(name); // for its name: BuildEdges binds the final winner
+
             }
             else table.AddDefinition(own);
         }
@@ -242,7 +244,8 @@ public sealed class ElfObjectUnit
         for (int i = Elf.FirstGlobalSymbol; i < syms.Length; i++)
         {
             if (syms[i].Binding == ElfAbi.StbLocal) continue;
-            string name = Elf.SymbolName(syms[i]);
+            // The name string exists already (ResolveInto kept a symbol of that name): no second copy.
+            string name = _symbols[i]?.Name ?? Elf.SymbolName(syms[i]);
             if (name.Length > 0 && table.TryGet(name, out var winner)) _symbols[i] = winner;
         }
 

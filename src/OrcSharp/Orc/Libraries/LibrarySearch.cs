@@ -55,9 +55,15 @@ public sealed class LibrarySearch
     static string? GccLibDir(string root)
     {
         if (!Directory.Exists(root)) return null;
-        return Directory.GetDirectories(root)
-            .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d).Split('.')[0], out int v), V: v))
-            .Where(x => x.Ok).OrderByDescending(x => x.V).Select(x => x.Dir).FirstOrDefault();
+        string? best = null;
+        int bestVersion = -1;
+        foreach (var d in Directory.EnumerateDirectories(root))
+        {
+            var name = Path.GetFileName(d.AsSpan());
+            int dot = name.IndexOf('.');
+            if (int.TryParse(dot < 0 ? name : name[..dot], out int v) && v > bestVersion) { best = d; bestVersion = v; }
+        }
+        return best;
     }
 
     /// <summary>Finds -l NAME and expands it to the files it stands for.</summary>
