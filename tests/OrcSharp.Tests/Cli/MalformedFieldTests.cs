@@ -96,7 +96,7 @@ public class MalformedFieldTests
     static readonly Dictionary<string, (Action<byte[], int, int, int> Change, string Says)> ArchiveFields = new()
     {
         ["member size (text)"] = ((b, _, _, m) => Text(b, m + 48, "abc       "), "bad member size at offset"),
-        ["member size (past the end)"] = ((b, _, _, m) => Text(b, m + 48, "9999999999"), "extends past the end of the archive"),
+        ["member size (past the end)"] = ((b, _, _, m) => Text(b, m + 48, "9999999999"), "bad member size at offset"),
         ["member size (negative)"] = ((b, _, _, m) => Text(b, m + 48, "-1        "), "bad member size at offset"),
         ["member header terminator"] = ((b, _, _, m) => Text(b, m + 58, "xx"), "bad member header at offset"),
         ["member long name offset"] = ((b, _, _, m) => Text(b, m, "/99999          "), "has a bad long-name reference /99999"),
