@@ -48,8 +48,18 @@ public sealed class LinkUnitBuilder
     public void AddObjects(IReadOnlyList<ObjectInput> objects)
     {
         var units = new ElfObjectUnit[objects.Count];
-        ParallelLink.For(objects.Count, i => units[i] = ElfObjectUnit.Create(objects[i].Name, objects[i].Bytes, _backend));
+        ParallelLink.For(objects.Count, i => units[i] = CreateUnit(objects[i].Name, objects[i].Bytes));
         foreach (var u in units) Resolve(u);
+    }
+
+    /// <summary>Reads one object; what its reader rejects is a <see cref="BadObjectFileException"/> naming it.</summary>
+    ElfObjectUnit CreateUnit(string name, ReadOnlyMemory<byte> bytes)
+    {
+        try { return ElfObjectUnit.Create(name, bytes, _backend); }
+        catch (LinkError e) when (e.GetType() == typeof(LinkError))
+        {
+            throw new BadObjectFileException(name, e.Message, e);
+        }
     }
 
     void Resolve(ElfObjectUnit unit)
@@ -77,7 +87,7 @@ public sealed class LinkUnitBuilder
                     if (!archive.TryFindMemberDefining(name, out int member)) continue;
                     if (loaded.Add((archive, member)))
                     {
-                        var unit = ElfObjectUnit.Create(archive.MemberDisplayName(member), archive.GetMemberBytes(member), _backend);
+                        var unit = CreateUnit(archive.MemberDisplayName(member), archive.GetMemberBytes(member));
                         _archiveMembers.Add(unit.DisplayName);
                         Resolve(unit);
                         changed = true;
