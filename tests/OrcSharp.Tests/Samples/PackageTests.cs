@@ -9,6 +9,7 @@ namespace OrcSharp.Tests.Samples;
 /// package folder, so nothing from the network or an older cache is used), builds the getting-started
 /// sample, and runs it in process and with the tool, installed from the same feed, as its child executor.
 /// </summary>
+[Collection(BuildsOfTheRepo.Name)]
 public sealed class PackageTests
 {
     [Fact]
@@ -26,7 +27,7 @@ public sealed class PackageTests
         Dotnet(TestSupport.RepoRoot, "pack", "src/OrcSharp.Cli", "-c", "Release", "-o", feed);
 
         // The library package: readme, XML docs and license as a user's tools show them.
-        using (var nupkg = System.IO.Compression.ZipFile.OpenRead(Directory.GetFiles(feed, "OrcSharp.*.nupkg").Single()))
+        using (var nupkg = System.IO.Compression.ZipFile.OpenRead(Directory.GetFiles(feed, "OrcSharp.*.nupkg").Single(f => char.IsDigit(Path.GetFileName(f)["OrcSharp.".Length]))))
         {
             var names = nupkg.Entries.Select(e => e.FullName).ToList();
             Assert.Contains("README.md", names);

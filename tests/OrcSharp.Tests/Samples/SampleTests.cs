@@ -8,6 +8,7 @@ namespace OrcSharp.Tests.Samples;
 /// process and in a child executor (the orcsharp command); their whole output is compared with what the
 /// C programs and the host code they contain print.
 /// </summary>
+[Collection(BuildsOfTheRepo.Name)]
 public sealed class SampleTests : IClassFixture<SampleTests.Build>
 {
     /// <summary>Builds samples/Samples.slnx once for the class.</summary>
@@ -73,4 +74,12 @@ public sealed class SampleTests : IClassFixture<SampleTests.Build>
         "destructor\natexit handler\ndeinitialized\nconstructor\nrun 3 of prog with 0 argument(s)\nstatus 43\ndisposing\ndestructor\n" +
         "host still running\n",
         Run("RunMain", oop));
+}
+
+/// <summary>Tests that build projects of this repo (samples, packages) take turns: two builds of
+/// src/OrcSharp at once would write the same obj/ folder.</summary>
+[CollectionDefinition(Name)]
+public sealed class BuildsOfTheRepo
+{
+    public const string Name = "builds of the repo";
 }
