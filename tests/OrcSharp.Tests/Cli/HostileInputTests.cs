@@ -14,7 +14,7 @@ public class HostileInputTests
 {
     const string Hello = "#include <stdio.h>\nint main(void) { puts(\"RAN\"); return 0; }\n";
 
-    static void AssertOneLineError(ProcessResult r, params string[] mentions)
+    internal static void AssertOneLineError(ProcessResult r, params string[] mentions)
     {
         Assert.False(r.TimedOut, "orcsharp did not finish");
         Assert.True(r.ExitCode == 1, $"exit status {r.ExitCode}: {r.StderrText}");

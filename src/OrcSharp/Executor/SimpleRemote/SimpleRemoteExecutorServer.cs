@@ -35,6 +35,7 @@ public sealed class SimpleRemoteExecutorServer
     readonly ExecutorLimits _limits;
     readonly ExecutorToken? _token;
     readonly string _where;
+    readonly bool _parentOnPipes;
     readonly byte[] _nonce = ExecutorAuthentication.NewNonce();
     readonly ExecutorAddr? _pauseIn;
     int _inFlight, _closed, _handshake;
@@ -47,6 +48,7 @@ public sealed class SimpleRemoteExecutorServer
         _transport = transport; _log = log; _token = token;
         _limits = limits ?? new ExecutorLimits();
         _where = peer is null ? "" : $"connection from {peer}: ";
+        _parentOnPipes = peer is null;
         _callable = _bootstrap.Values.Select(a => a.Value).ToHashSet();
         _runProgram = _bootstrap[BootstrapNames.RunProgram];
         if (Environment.GetEnvironmentVariable(PauseEnvironmentVariable) is { } pause && _bootstrap.TryGetValue(pause, out var at)) _pauseIn = at;
@@ -86,6 +88,7 @@ public sealed class SimpleRemoteExecutorServer
             [ExecutorLimits.MaxCallsInFlightKey] = new SpsWriter().U64((ulong)_limits.MaxCallsInFlight).ToArray(),
         };
         if (InitialSlab.Value is { } slab) map[InitialSlabKey] = slab;
+        if (_parentOnPipes) map[SharedSegmentRuntime.BootstrapKey] = SharedSegmentRuntime.Offer();
         return map;
     }
 

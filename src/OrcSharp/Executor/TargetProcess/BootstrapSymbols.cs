@@ -30,6 +30,7 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.DeregisterImage] = W(&LoadedImageRuntime.DeregisterWrapper),
         [BootstrapNames.RegisterDebugObject] = W(&DebugObjectRuntime.RegisterWrapper),
         [BootstrapNames.DeregisterDebugObject] = W(&DebugObjectRuntime.DeregisterWrapper),
+        [BootstrapNames.MapSharedSegments] = W(&SharedSegmentRuntime.MapWrapper),
     };
 
     static ExecutorAddr W(delegate* unmanaged<byte*, nuint, CWrapperFunctionResult> f) => new((ulong)f);
