@@ -25,7 +25,7 @@ public static class Program
                 _ => throw new LinkError($"unknown command '{args[0]}' (expected run, executor or jitlink)"),
             };
         }
-        catch (LinkError e)
+        catch (OrcSharpException e)
         {
             return Fail(e.Message);
         }

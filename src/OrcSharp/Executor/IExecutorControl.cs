@@ -42,6 +42,8 @@ public static class BootstrapNames
     public const string RunInitializers = "orcsharp_run_initializers";
     public const string RunDeinitializers = "orcsharp_run_deinitializers";
     public const string RunProgram = "orcsharp_run_program";
+    public const string RunMain = "orcsharp_run_main";
+    public const string CallFunction = "orcsharp_call_function";
 }
 
 /// <summary>Counters that show the cost of talking to the executor.</summary>
@@ -78,6 +80,16 @@ public interface IExecutorControl : ITlsModuleHost, IDisposable
     /// <summary>Runs a program: initializers, main(argc, argv, envp), then exit with main's result so
     /// atexit handlers and finalizers run and stdio is flushed. In-process this does not return.</summary>
     int RunProgram(ProgramStart start);
+
+    /// <summary>Runs main(argc, argv, envp) and returns its result; the executor process goes on (LLVM's
+    /// runAsMain). Initializers are the caller's business (they run when a JITDylib is initialized).</summary>
+    int RunMain(ExecutorAddr main, IReadOnlyList<string> arguments) =>
+        throw new LinkError("this executor cannot run main without ending its process");
+
+    /// <summary>Calls a function with up to six integer or pointer arguments that returns an integer, a
+    /// pointer or nothing (the result is then meaningless); its return register comes back.</summary>
+    ulong CallFunction(ExecutorAddr function, IReadOnlyList<ulong> arguments) =>
+        throw new LinkError("this executor cannot call functions");
 
     /// <summary>Runs initializers as dlopen does: each gets the process's own (argc, argv, envp), with the
     /// auxiliary vector after envp as the kernel lays it out.</summary>

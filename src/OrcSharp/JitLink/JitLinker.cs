@@ -254,7 +254,8 @@ public static class JitLinker
             string more = missing.Count > 1 ? $" (and {missing.Count - 1} more: {string.Join(", ", missing.Skip(1).Take(5).Select(m => m.Name))}{(missing.Count > 6 ? ", ..." : "")})" : "";
             if (first.IsThreadLocal)
                 throw new LinkError($"thread-local symbol '{first.Name}', referenced by {first.Origin}, is not defined by JIT'd code or by any loaded shared library{more}");
-            throw new LinkError($"undefined symbol '{first.Name}', referenced by {first.Origin}{more}");
+            throw new UndefinedSymbolException(first.Name!, first.Origin, missing.Skip(1).Select(m => m.Name!).ToArray(),
+                $"undefined symbol '{first.Name}', referenced by {first.Origin}{more}");
         }
         return imported;
     }

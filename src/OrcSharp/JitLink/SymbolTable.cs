@@ -65,7 +65,7 @@ public sealed class SymbolTable
         }
         if (cur.Linkage == Linkage.Weak && def.Linkage == Linkage.Strong) { _symbols[name] = def; return; }
         if (cur.Linkage == Linkage.Strong && def.Linkage == Linkage.Strong)
-            throw new LinkError($"duplicate symbol '{name}': defined in {cur.Origin} and in {def.Origin}");
+            throw new DuplicateSymbolException(name, cur.Origin, def.Origin, $"duplicate symbol '{name}': defined in {cur.Origin} and in {def.Origin}");
     }
 
     /// <summary>Defines a linker-synthesized symbol (GOT base, __start_/__stop_, __dso_handle).</summary>

@@ -48,9 +48,15 @@ public sealed class ExecutionSession : IDisposable
         return jd;
     }
 
-    /// <summary>Runs the initializers of every unit of <paramref name="jd"/> not yet initialized, in link order.</summary>
-    public void Initialize(JITDylib jd)
+    /// <summary>Runs the initializers of every unit of <paramref name="jd"/> not yet initialized, in link
+    /// order, after those of the JITDylibs in its link order (<see cref="JITDylib.AddToLinkOrder"/>),
+    /// whose code it may call.</summary>
+    public void Initialize(JITDylib jd) => Initialize(jd, new HashSet<JITDylib>(ReferenceEqualityComparer.Instance));
+
+    void Initialize(JITDylib jd, HashSet<JITDylib> seen)
     {
+        if (!seen.Add(jd)) return;
+        foreach (var dependency in jd.LinkOrder) Initialize(dependency, seen);
         lock (jd.SyncRoot)
             foreach (var unit in jd.Units)
             {
@@ -58,6 +64,23 @@ public sealed class ExecutionSession : IDisposable
                 unit.Initialized = true;
                 Executor.RunInitializers(unit.Initializers);
             }
+    }
+
+    /// <summary>Runs the finalizers of every initialized unit of <paramref name="jd"/>, newest first, and
+    /// the atexit/__cxa_atexit handlers its code registered, as dlclose would, without removing anything:
+    /// the code stays linked and callable, and a later <see cref="Initialize"/> runs the initializers again.</summary>
+    public void Deinitialize(JITDylib jd)
+    {
+        lock (jd.SyncRoot)
+        {
+            var units = jd.Units;
+            for (int i = units.Count - 1; i >= 0; i--)
+            {
+                if (!units[i].Initialized) continue;
+                units[i].Initialized = false;
+                Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
+            }
+        }
     }
 
     /// <summary>
@@ -99,5 +122,24 @@ public sealed class ExecutionSession : IDisposable
         }
     }
 
-    public void Dispose() => Executor.Dispose();
+    /// <summary>
+    /// Ends the session: every JITDylib is removed, newest first, as <see cref="RemoveJITDylib"/> removes
+    /// it (finalizers and atexit handlers of initialized ones run, memory is freed), then the executor is
+    /// disposed (a child executor exits). An executor already gone (a program that ended it) is not an
+    /// error here: there is nothing left to tear down.
+    /// </summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        try
+        {
+            var dylibs = JITDylibs;
+            for (int i = dylibs.Count - 1; i >= 0; i--) RemoveJITDylib(dylibs[i]);
+        }
+        catch (ExecutorLostException) { }
+        finally { Executor.Dispose(); }
+    }
+
+    bool _disposed;
 }

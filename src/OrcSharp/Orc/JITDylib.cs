@@ -29,7 +29,9 @@ public sealed class LinkedUnit
 /// libraries for process symbols, and static archives that supply members on demand.
 /// Thread-safe: every member takes this JITDylib's lock for its whole duration (a link included), so
 /// threads working on different JITDylibs of a session run in parallel and threads sharing one take
-/// turns. Code run under the lock (initializers) may call back into it from the same thread.
+/// turns. Code run under the lock (initializers) may call back into it from the same thread. Its symbol
+/// table has a lock of its own, held only to read or change the table, so a link of another JITDylib
+/// that has this one in its link order reads it without waiting for (or deadlocking with) a link here.
 /// </summary>
 public sealed class JITDylib
 {
@@ -42,6 +44,15 @@ public sealed class JITDylib
     readonly Dictionary<string, (ExecutorAddr Address, SymbolScope Scope)> _symbols = new(StringComparer.Ordinal);
     readonly Dictionary<string, long> _threadLocals = new(StringComparer.Ordinal);
     readonly List<LinkedUnit> _units = new();
+    /// <summary>Guards <see cref="_symbols"/> alone: writers hold the JITDylib's lock too; readers from
+    /// other JITDylibs (link order) take only this one.</summary>
+    readonly object _tableLock = new();
+    /// <summary>The input of each strong definition of a unit, to name both inputs of a duplicate.</summary>
+    readonly Dictionary<string, (string? Input, LinkedUnit Unit)> _strongDefinitions = new(StringComparer.Ordinal);
+    readonly List<JITDylib> _linkOrder = new();
+    /// <summary>The unit a <see cref="Replace"/> in progress replaces: its names are neither duplicates
+    /// of the new unit's nor definitions the new unit may bind to.</summary>
+    LinkedUnit? _replacing;
 
     internal JITDylib(ExecutionSession session, string name) { _session = session; Name = name; ImageName = name; }
 
@@ -63,7 +74,36 @@ public sealed class JITDylib
 
     /// <summary>Defines a name at a fixed address (an absolute symbol, llvm-jitlink's -abs): references
     /// from later links resolve to it.</summary>
-    public void DefineAbsolute(string name, ExecutorAddr address) { lock (_lock) _symbols[name] = (address, SymbolScope.Default); }
+    public void DefineAbsolute(string name, ExecutorAddr address) { lock (_lock) lock (_tableLock) _symbols[name] = (address, SymbolScope.Default); }
+
+    /// <summary>Lets links of this JITDylib bind to the default-visibility definitions of
+    /// <paramref name="other"/> (LLVM's JITDylib::addToLinkOrder): searched after this JITDylib's own
+    /// definitions, before its shared libraries, in the order added. Hidden definitions stay private to
+    /// their JITDylib, as in a shared object; thread-locals are bound within one JITDylib only.</summary>
+    public void AddToLinkOrder(JITDylib other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Session != Session) throw new LinkError($"JITDylib '{other.Name}' belongs to another session");
+        if (ReferenceEquals(other, this)) throw new LinkError($"JITDylib '{Name}' cannot be in its own link order");
+        lock (_lock) if (!_linkOrder.Contains(other)) _linkOrder.Add(other);
+    }
+
+    /// <summary>The JITDylibs whose definitions links of this one may bind to, in search order (a snapshot).</summary>
+    public IReadOnlyList<JITDylib> LinkOrder { get { lock (_lock) return _linkOrder.ToArray(); } }
+
+    /// <summary>A default-visibility definition of JIT'd code (or an absolute symbol) here, as another
+    /// JITDylib's link sees it.</summary>
+    internal ExecutorAddr? LookupExported(string name)
+    {
+        lock (_tableLock) return _symbols.TryGetValue(name, out var d) && d.Scope == SymbolScope.Default ? d.Address : null;
+    }
+
+    ExecutorAddr? LookupInLinkOrder(string name)
+    {
+        foreach (var jd in _linkOrder)
+            if (!jd.Removed && jd.LookupExported(name) is { } a) return a;
+        return null;
+    }
 
     /// <summary>Resolve every name found nowhere to address 0 instead of failing the link
     /// (llvm-jitlink's -phony-externals), for links that will not run.</summary>
@@ -106,10 +146,39 @@ public sealed class JITDylib
         }
     }
 
-    /// <summary>Links every pending object (plus the archive members they need) as one unit.</summary>
+    /// <summary>Links every pending object (plus the archive members they need) as one unit. A strong
+    /// definition of a name that an earlier unit also defines strongly is a
+    /// <see cref="DuplicateSymbolException"/> naming both inputs (nothing is linked).</summary>
     public LinkedUnit Link()
     {
         lock (_lock) return LinkLocked();
+    }
+
+    /// <summary>
+    /// Replaces <paramref name="unit"/> with a unit linked from <paramref name="objects"/> (hot reload):
+    /// the new unit is linked first, its names taking the place of the old unit's (which it may define
+    /// again, and never binds to); then <paramref name="beforeRemoval"/> runs, the moment to point callers at
+    /// the new code; then the old unit is removed as <see cref="ExecutionSession.RemoveUnit"/> removes
+    /// it (finalizers and atexit handlers if it was initialized, memory freed). Objects added before and not
+    /// yet linked are linked into the new unit too. If the link fails, the old unit stays as it was.
+    /// If the old unit was initialized, the new one is initialized before <paramref name="beforeRemoval"/>.
+    /// </summary>
+    public LinkedUnit Replace(LinkedUnit unit, IEnumerable<ObjectInput> objects, Action<LinkedUnit>? beforeRemoval = null)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        lock (_lock)
+        {
+            if (Removed || !_units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{Name}'");
+            _pending.AddRange(objects);
+            LinkedUnit linked;
+            _replacing = unit;
+            try { linked = LinkLocked(); }
+            finally { _replacing = null; }
+            if (unit.Initialized) _session.Initialize(this);
+            beforeRemoval?.Invoke(linked);
+            _session.RemoveUnit(unit);
+            return linked;
+        }
     }
 
     LinkedUnit LinkLocked()
@@ -136,7 +205,7 @@ public sealed class JITDylib
         var sw = System.Diagnostics.Stopwatch.StartNew();
         builder.AddObjects(inputs);
         stats.ParseMs = sw.Elapsed.TotalMilliseconds; sw.Restart();
-        bool DefinedHere(string n) => _symbols.ContainsKey(n);
+        bool DefinedHere(string n) => BoundHere(n) is not null || LookupInLinkOrder(n) is not null;
         builder.LoadArchiveMembers(_archives, DefinedHere);
         stats.ArchivesMs = sw.Elapsed.TotalMilliseconds; sw.Restart();
         builder.Complete();
@@ -145,6 +214,7 @@ public sealed class JITDylib
         var initFini = new InitFiniCollector();
         var plugins = _session.Platform.PluginsForLink(initFini, ImageName, builder.IsExportedToProcess, builder.Units);
         plugins.AddRange(_session.Plugins);
+        var strong = StrongDefinitions(builder);
         var alloc = JitLinker.Link(builder.Graph, backend, _session.Executor.MemoryManager, ResolveExternals, plugins, stats, _session.Executor, _session.LinkOptions);
 
         var names = new Dictionary<string, (ExecutorAddr, SymbolScope)>(StringComparer.Ordinal);
@@ -155,18 +225,47 @@ public sealed class JITDylib
             if (s.IsThreadLocal && s.Name is { Length: > 0 } tn && s.Scope != SymbolScope.Local && builder.Graph.TlsModule is { } m)
                 _threadLocals[tn] = threadLocals[tn] = m.ThreadPointerOffset + (long)s.Address.Value;
             if (!builder.IsVisibleToLaterLinks(s)) continue;
-            _symbols[s.Name!] = names[s.Name!] = (s.Address, s.Scope);
+            names[s.Name!] = (s.Address, s.Scope);
         }
         var unit = new LinkedUnit
         {
             Owner = this, DsoHandle = dso?.Address ?? default, Definitions = names, ThreadLocals = threadLocals,
             Allocation = alloc, Initializers = initFini.Initializers, Finalizers = initFini.Finalizers, Stats = stats,
         };
+        lock (_tableLock) foreach (var (n, d) in names) _symbols[n] = d;
+        foreach (var (n, input) in strong) _strongDefinitions[n] = (input, unit);
         _units.Add(unit);
         return unit;
     }
 
-    /// <summary>Externals resolve first to earlier links of this JITDylib, then to its shared libraries
+    /// <summary>The strong definitions later links will see, by name and input; one that an earlier unit
+    /// (other than the one being replaced) also defines strongly is an error, before anything is allocated.</summary>
+    List<(string Name, string? Input)> StrongDefinitions(LinkUnitBuilder builder)
+    {
+        var strong = new List<(string, string?)>();
+        foreach (var s in builder.Graph.DefinedSymbols)
+        {
+            // Linker-defined symbols (_GLOBAL_OFFSET_TABLE_, __start_/__stop_) are each unit's own.
+            if (s.Linkage != Linkage.Strong || !builder.IsVisibleToLaterLinks(s) || s.Origin is null or "<linker>") continue;
+            if (_strongDefinitions.TryGetValue(s.Name!, out var earlier) && !ReferenceEquals(earlier.Unit, _replacing))
+                throw new DuplicateSymbolException(s.Name!, earlier.Input, s.Origin,
+                    $"duplicate symbol '{s.Name}': defined in {earlier.Input} and in {s.Origin} (JITDylib '{Name}'; replace a unit with Replace)");
+            strong.Add((s.Name!, s.Origin));
+        }
+        return strong;
+    }
+
+    /// <summary>A definition of an earlier link (or an absolute symbol) a new link may bind to: not one
+    /// of the unit being replaced.</summary>
+    ExecutorAddr? BoundHere(string name)
+    {
+        if (!_symbols.TryGetValue(name, out var d)) return null;
+        if (_replacing is { } old && old.Definitions.TryGetValue(name, out var mine) && mine == d) return null;
+        return d.Address;
+    }
+
+    /// <summary>Externals resolve first to earlier links of this JITDylib, then to the JITDylibs of its
+    /// link order, then to its shared libraries
     /// in link order (one batched executor lookup). A thread-local resolves to its offset from the thread
     /// pointer when JIT'd code defines it; the linker brings in those of shared libraries (by name, never
     /// with dlsym, which would pin a library's block in dynamic TLS), once the libraries are loaded.</summary>
@@ -184,7 +283,7 @@ public sealed class JITDylib
                 else libraryThreadLocals = true;
                 continue;
             }
-            if (_symbols.TryGetValue(externals[i].Name!, out var d)) result[i] = d.Address;
+            if ((BoundHere(externals[i].Name!) ?? LookupInLinkOrder(externals[i].Name!)) is { } a) result[i] = a;
             else { remoteNames.Add(externals[i].Name!); remoteIndex.Add(i); }
         }
         // A remote executor loads libraries with the next lookup: make sure that happens.
@@ -215,7 +314,7 @@ public sealed class JITDylib
     /// <summary>The address of a symbol defined by JIT'd code in this JITDylib (hidden ones included).</summary>
     public ExecutorAddr? Lookup(string name)
     {
-        lock (_lock) return _symbols.TryGetValue(name, out var d) ? d.Address : null;
+        lock (_tableLock) return _symbols.TryGetValue(name, out var d) ? d.Address : null;
     }
 
     /// <summary>The shared libraries of the link order (a snapshot).</summary>
@@ -225,7 +324,8 @@ public sealed class JITDylib
     internal void Clear()
     {
         _units.Clear();
-        _symbols.Clear();
+        lock (_tableLock) _symbols.Clear();
+        _strongDefinitions.Clear();
         _threadLocals.Clear();
         _pending.Clear();
     }
@@ -236,7 +336,9 @@ public sealed class JITDylib
     {
         _units.Remove(unit);
         Unbind(_threadLocals, unit.ThreadLocals, u => u.ThreadLocals);
-        Unbind(_symbols, unit.Definitions, u => u.Definitions);
+        lock (_tableLock) Unbind(_symbols, unit.Definitions, u => u.Definitions);
+        foreach (var n in unit.Definitions.Keys)
+            if (_strongDefinitions.TryGetValue(n, out var d) && ReferenceEquals(d.Unit, unit)) _strongDefinitions.Remove(n);
     }
 
     /// <summary>Takes the removed unit's names out of a name table, unless a newer unit rebound them;

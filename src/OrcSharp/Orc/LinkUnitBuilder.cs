@@ -50,8 +50,18 @@ public sealed class LinkUnitBuilder
         var units = new ElfObjectUnit[objects.Count];
         long bytes = 0;
         foreach (var o in objects) bytes += o.Bytes.Length;
-        ParallelLink.For(objects.Count, bytes, i => units[i] = ElfObjectUnit.Create(objects[i].Name, objects[i].Bytes, _backend));
+        ParallelLink.For(objects.Count, bytes, i => units[i] = CreateUnit(objects[i].Name, objects[i].Bytes));
         foreach (var u in units) Resolve(u);
+    }
+
+    /// <summary>Reads one object; what its reader rejects is a <see cref="BadObjectFileException"/> naming it.</summary>
+    ElfObjectUnit CreateUnit(string name, ReadOnlyMemory<byte> bytes)
+    {
+        try { return ElfObjectUnit.Create(name, bytes, _backend); }
+        catch (LinkError e) when (e.GetType() == typeof(LinkError))
+        {
+            throw new BadObjectFileException(name, e.Message, e);
+        }
     }
 
     void Resolve(ElfObjectUnit unit)
@@ -79,7 +89,7 @@ public sealed class LinkUnitBuilder
                     if (!archive.TryFindMemberDefining(name, out int member)) continue;
                     if (loaded.Add((archive, member)))
                     {
-                        var unit = ElfObjectUnit.Create(archive.MemberDisplayName(member), archive.GetMemberBytes(member), _backend);
+                        var unit = CreateUnit(archive.MemberDisplayName(member), archive.GetMemberBytes(member));
                         _archiveMembers.Add(unit.DisplayName);
                         Resolve(unit);
                         changed = true;

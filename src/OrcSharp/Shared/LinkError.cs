@@ -1,14 +1,15 @@
 namespace OrcSharp.Shared;
 
 /// <summary>
-/// A user-facing failure (bad input, unresolved symbol, dead executor ...). The message is one line that
-/// names what is wrong and where (file, section, offset, symbol); the CLI prints it as
-/// "orcsharp: error: MESSAGE" and exits 1. Anything else that escapes is a bug in OrcSharp.
-/// Names taken from inputs may hold any byte: the message is escaped here, once, so it stays one line
-/// (<see cref="PrintableText"/>).
+/// A user-facing failure (bad input, unresolved symbol, dead executor ...): the <see cref="OrcSharpException"/>
+/// the linker throws where no more specific type applies, and the base of the specific ones. The message
+/// is one line that names what is wrong and where (file, section, offset, symbol); the CLI prints it as
+/// "orcsharp: error: MESSAGE" and exits 1.
 /// </summary>
-public class LinkError : Exception
+public class LinkError : OrcSharpException
 {
-    public LinkError(string message) : base(PrintableText.Escape(message)) { }
-    public LinkError(string message, Exception inner) : base(PrintableText.Escape(message), inner) { }
+    /// <summary>An error with a one-line message (escaped).</summary>
+    public LinkError(string message) : base(message) { }
+    /// <summary>An error with a one-line message (escaped) caused by <paramref name="inner"/>.</summary>
+    public LinkError(string message, Exception inner) : base(message, inner) { }
 }

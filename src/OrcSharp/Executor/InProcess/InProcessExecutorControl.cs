@@ -33,6 +33,10 @@ public sealed class InProcessExecutorControl : IExecutorControl
 
     public int RunProgram(ProgramStart start) => ProgramRunner.Run(start, LibC.Symbol);
 
+    public int RunMain(ExecutorAddr main, IReadOnlyList<string> arguments) => ProgramRunner.RunMain(main, arguments, LibC.Symbol);
+
+    public ulong CallFunction(ExecutorAddr function, IReadOnlyList<ulong> arguments) => ProgramRunner.Call(function, arguments.ToArray());
+
     public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers) =>
         ProgramRunner.RunInitializers(initializers, LibC.Symbol);
 

@@ -49,7 +49,8 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     /// <summary>Handles of libraries not yet loaded: loaded by the next lookup, in the same round trip.</summary>
     const ulong LazyHandleBase = 0xfff0_0000_0000_0000;
     /// <summary>Services that run JIT'd code, for as long as it runs.</summary>
-    static readonly HashSet<string> RunsJitCode = [BootstrapNames.RunProgram, BootstrapNames.RunInitializers, BootstrapNames.RunDeinitializers];
+    static readonly HashSet<string> RunsJitCode = [BootstrapNames.RunProgram, BootstrapNames.RunInitializers, BootstrapNames.RunDeinitializers,
+        BootstrapNames.RunMain, BootstrapNames.CallFunction];
 
     SimpleRemoteEPC(SimpleRemoteTransport transport, ExecutorProcess? process, RemoteExecutorOptions? options)
     {
@@ -243,7 +244,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         string note = _disposed ? "closed" : abort ? reason : DeathNote(reason);
         Interlocked.CompareExchange(ref _lost, note, null);
         foreach (var seq in _pending.Keys)
-            if (_pending.TryRemove(seq, out var tcs)) tcs.TrySetException(new LinkError($"executor {_lost}"));
+            if (_pending.TryRemove(seq, out var tcs)) tcs.TrySetException(new ExecutorLostException(_lost!));
         if (abort) Abort();
     }
 
@@ -271,7 +272,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     /// executor is given up on, as a peer that does not answer may never do so.</summary>
     byte[] CallWrapper(ExecutorAddr function, ReadOnlySpan<byte> argument, TimeSpan? timeout, string what)
     {
-        if (Volatile.Read(ref _lost) is { } lost) throw new LinkError($"executor {lost}");
+        if (Volatile.Read(ref _lost) is { } lost) throw new ExecutorLostException(lost);
         _callSlots?.Wait();
         try
         {
@@ -279,7 +280,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
             var tcs = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
             _pending[seq] = tcs;
             // Lost meanwhile: MarkLost may have missed this call.
-            if (Volatile.Read(ref _lost) is { } gone && _pending.TryRemove(seq, out _)) throw new LinkError($"executor {gone}");
+            if (Volatile.Read(ref _lost) is { } gone && _pending.TryRemove(seq, out _)) throw new ExecutorLostException(gone);
             Interlocked.Increment(ref Stats.RoundTrips);
             using var timer = timeout is { } t
                 ? new Timer(_ => { if (_pending.ContainsKey(seq)) MarkLost($"did not answer {what} within {Seconds(t)} s", abort: true); }, null, t, Timeout.InfiniteTimeSpan)
@@ -415,6 +416,32 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         catch (LinkError e) when (_process?.Wait(0) is { } ws && ExecutorProcess.TerminatingSignal(ws) is { } signal)
         {
             throw new ProgramTerminatedError(e.Message, signal); // it crashed, or was killed
+        }
+    }
+
+    public int RunMain(ExecutorAddr main, IReadOnlyList<string> arguments)
+    {
+        var w = new SpsWriter(256).Addr(main).U64((ulong)arguments.Count);
+        foreach (var a in arguments) w.String(a);
+        return RunsCode(() => Expect(Call(BootstrapNames.RunMain, w.WrittenSpan), "run main").I32());
+    }
+
+    public ulong CallFunction(ExecutorAddr function, IReadOnlyList<ulong> arguments)
+    {
+        var w = new SpsWriter(64).Addr(function).U64((ulong)arguments.Count);
+        foreach (var a in arguments) w.U64(a);
+        return RunsCode(() => Expect(Call(BootstrapNames.CallFunction, w.WrittenSpan), "call function").U64());
+    }
+
+    /// <summary>A call that runs JIT'd code which may crash its executor: that is reported as the
+    /// program's end by a signal, as <see cref="RunProgram"/> reports it.</summary>
+    T RunsCode<T>(Func<T> call)
+    {
+        bool alive = Volatile.Read(ref _lost) is null; // lost before: the usual error
+        try { return call(); }
+        catch (ExecutorLostException e) when (alive && _process?.Wait(2000) is { } ws && ExecutorProcess.TerminatingSignal(ws) is { } signal)
+        {
+            throw new ProgramTerminatedError(e.Message, signal);
         }
     }
 

@@ -18,6 +18,8 @@ public static unsafe class BootstrapSymbols
         [BootstrapNames.RunInitializers] = W(&ExecutorServices.RunInitializersWrapper),
         [BootstrapNames.RunDeinitializers] = W(&ExecutorServices.RunDeinitializersWrapper),
         [BootstrapNames.RunProgram] = W(&ExecutorServices.RunProgramWrapper),
+        [BootstrapNames.RunMain] = W(&ExecutorServices.RunMainWrapper),
+        [BootstrapNames.CallFunction] = W(&ExecutorServices.CallFunctionWrapper),
         [BootstrapNames.CopyRelocationApply] = W(&CopyRelocationRuntime.ApplyWrapper),
         [BootstrapNames.CopyRelocationUndo] = W(&CopyRelocationRuntime.UndoWrapper),
         [BootstrapNames.RegisterEhFrame] = W(&EhFrameRuntime.RegisterWrapper),

@@ -40,6 +40,14 @@ public readonly unsafe struct EntryBlock
         return new EntryBlock(arguments.Count, argv, envp);
     }
 
+    /// <summary>Frees a block made by <see cref="Build"/> (argument strings and pointer array; the
+    /// environment strings are not its own), once nothing uses it: after a main that returned.</summary>
+    public void Free()
+    {
+        for (int i = 0; i < Argc; i++) Marshal.FreeCoTaskMem(Argv[i]);
+        NativeMemory.Free(Argv);
+    }
+
     /// <summary>The block for initializers that run outside a program start (as dlopen runs them): the
     /// process's own command line and environment.</summary>
     public static EntryBlock ForThisProcess(Func<string, nint> libcSymbol)

@@ -165,6 +165,34 @@ public static unsafe class ExecutorServices
         return Ok(w => w.I32(status)); // not reached: Run exits the process
     });
 
+    /// <summary>Runs main and answers with its result; the executor keeps serving (LLVM's runAsMain).</summary>
+    [UnmanagedCallersOnly]
+    public static CWrapperFunctionResult RunMainWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
+    {
+        var r = new SpsReader(a);
+        var main = r.Addr();
+        var args = new string[r.Count(8)];
+        for (int i = 0; i < args.Length; i++) args[i] = r.String();
+        CheckCode([main], "entry point");
+        using var crashStack = CrashReport.OnThisThread();
+        int status = ProgramRunner.RunMain(main, args, LibC.Symbol);
+        return Ok(w => w.I32(status));
+    });
+
+    /// <summary>Calls a function with up to six integer arguments and answers with its return register.</summary>
+    [UnmanagedCallersOnly]
+    public static CWrapperFunctionResult CallFunctionWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
+    {
+        var r = new SpsReader(a);
+        var function = r.Addr();
+        var args = new ulong[r.Count(8)];
+        for (int i = 0; i < args.Length; i++) args[i] = r.U64();
+        CheckCode([function], "function");
+        using var crashStack = CrashReport.OnThisThread();
+        ulong result = ProgramRunner.Call(function, args);
+        return Ok(w => w.U64(result));
+    });
+
     /// <summary>Only code the executor finalized, or a function of a loaded library, is ever called.</summary>
     static void CheckCode(IReadOnlyList<ExecutorAddr> functions, string what)
     {

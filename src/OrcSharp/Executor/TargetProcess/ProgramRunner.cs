@@ -35,11 +35,45 @@ public static unsafe class ProgramRunner
         return status; // not reached
     }
 
+    /// <summary>Runs main(argc, argv, envp) and returns its result without ending the process (LLVM's
+    /// runAsMain): argv is <paramref name="arguments"/>, envp the process's environment. The process's
+    /// own environ and program name are left alone, and stdio is flushed afterwards so the program's
+    /// output comes before whatever the host writes next.</summary>
+    public static int RunMain(ExecutorAddr main, IReadOnlyList<string> arguments, Func<string, nint> libcSymbol)
+    {
+        nint environPtr = libcSymbol("environ");
+        var entry = EntryBlock.Build(arguments, environPtr == 0 ? null : *(nint**)environPtr);
+        try { return ((delegate* unmanaged<int, nint*, nint*, int>)main.Value)(entry.Argc, entry.Argv, entry.Envp); }
+        finally
+        {
+            LibC.fflush(0);
+            entry.Free();
+        }
+    }
+
+    /// <summary>Calls a function that takes up to <see cref="MaxCallArguments"/> integer or pointer
+    /// arguments and returns an integer, a pointer or nothing: every such signature passes its arguments
+    /// in the same registers (System V x86-64, AAPCS64), so one six-argument call serves them all.</summary>
+    public static ulong Call(ExecutorAddr function, ReadOnlySpan<ulong> arguments)
+    {
+        if (arguments.Length > MaxCallArguments) throw new LinkError($"a call takes at most {MaxCallArguments} arguments, not {arguments.Length}");
+        Span<ulong> a = stackalloc ulong[MaxCallArguments];
+        arguments.CopyTo(a);
+        ulong result = ((delegate* unmanaged<ulong, ulong, ulong, ulong, ulong, ulong, ulong>)function.Value)(a[0], a[1], a[2], a[3], a[4], a[5]);
+        LibC.fflush(0);
+        return result;
+    }
+
+    /// <summary>The most arguments <see cref="Call"/> passes (all in registers on both targets).</summary>
+    public const int MaxCallArguments = 6;
+
     /// <summary>Runs initializers as dlopen does: with the process's own argc, argv and envp, laid out
     /// as the kernel lays them out (auxiliary vector after envp).</summary>
     public static void RunInitializers(IReadOnlyList<ExecutorAddr> initializers, Func<string, nint> libcSymbol)
     {
-        if (initializers.Count > 0) RunEach(initializers, EntryBlock.ForThisProcess(libcSymbol));
+        if (initializers.Count == 0) return;
+        RunEach(initializers, EntryBlock.ForThisProcess(libcSymbol));
+        LibC.fflush(0); // their output comes before whatever the host writes next
     }
 
     static void RunEach(IReadOnlyList<ExecutorAddr> initializers, EntryBlock entry)
@@ -54,6 +88,7 @@ public static unsafe class ProgramRunner
         foreach (var f in finalizers) ((delegate* unmanaged<void>)f.Value)();
         var cxaFinalize = (delegate* unmanaged<nint, void>)libcSymbol("__cxa_finalize");
         if (cxaFinalize != null && !dsoHandle.IsNull) cxaFinalize((nint)dsoHandle.Value);
+        LibC.fflush(0);
     }
 
     [UnmanagedCallersOnly]

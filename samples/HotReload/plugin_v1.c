@@ -1,0 +1,1 @@
+long plugin_compute(long x) { return x + 1; }
