@@ -103,6 +103,16 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         catch { process.Kill(); process.Dispose(); throw; }
     }
 
+    /// <summary>Starts a child executor as llvm-jitlink -oop-executor does: "EXECUTABLE filedescs=R,W" with the
+    /// pipes on descriptors R and W, and this process's stdin, stdout and stderr for the program. Works with
+    /// LLVM's llvm-jitlink-executor and with orcsharp.</summary>
+    public static SimpleRemoteEPC SpawnWithFileDescriptors(string executable, RemoteExecutorOptions? options = null)
+    {
+        var process = ExecutorProcess.StartWithFileDescriptors(executable);
+        try { return new SimpleRemoteEPC(new SimpleRemoteTransport(process.FromExecutor, process.ToExecutor), process, options); }
+        catch { process.Kill(); process.Dispose(); throw; }
+    }
+
     /// <summary>Connects to "orcsharp executor --listen ADDRESS": HOST:PORT over TCP (authenticating with
     /// the options' token when the executor asks) or unix:PATH.</summary>
     public static SimpleRemoteEPC Connect(ExecutorEndpoint endpoint, RemoteExecutorOptions? options = null)
