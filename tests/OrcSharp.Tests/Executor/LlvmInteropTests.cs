@@ -91,6 +91,7 @@ public class LlvmInteropTests
         // LLVM 19's controller alone never ends a TCP session (it closes its socket while its reader blocks);
         // orcsharp's executor ends it once the program has run and everything is deallocated.
         Assert.False(r.TimedOut, "llvm-jitlink -oop-executor-connect did not finish");
+        Assert.True(r.StderrText == "", "llvm-jitlink: " + r.StderrText + " executor: " + string.Join(" | ", executor.Log));
         Assert.Equal(0, executor.WaitForExit());
         AssertSame(expected, executor.Stdout, r.ExitCode, "llvm-jitlink -oop-executor-connect");
     }

@@ -129,8 +129,11 @@ public sealed class SimpleRemoteExecutorServer
         if (Interlocked.CompareExchange(ref _handshake, Answered, Waiting) != Waiting)
             return Refuse($"{(_token is null ? "sent no complete message" : "did not authenticate")} within {_limits.HandshakeTimeout.TotalSeconds:0.###} s");
         if (first is not { } m)
-            return Refuse(_token is null ? "closed before its first message"
-                : "closed before authenticating (a controller without OrcSharp's handshake, such as llvm-jitlink, needs an executor started with --insecure-no-auth or on pipes)");
+        {
+            if (_token is not null)
+                _log.WriteLine($"orcsharp executor: note: {_where}a controller without OrcSharp's handshake (llvm-jitlink) needs an executor started with --insecure-no-auth, or on pipes");
+            return Refuse(_token is null ? "closed before its first message" : "closed before authenticating");
+        }
         _transport.MaxMessageSize = _limits.MaxMessageSize;
         if (_token is null)
         {
@@ -165,6 +168,7 @@ public sealed class SimpleRemoteExecutorServer
                     return Close(e.Message);
                 }
             }
+            Interlocked.Increment(ref _received);
             if (msg is not { } m || m.Opcode == SimpleRemoteOpcode.Hangup) return EndDispatches(0, "the controller hung up");
             if (m.Opcode == SimpleRemoteOpcode.Result)
             {
@@ -208,20 +212,32 @@ public sealed class SimpleRemoteExecutorServer
         Interlocked.Decrement(ref _inFlight); // done before its answer leaves, so the controller may call again
         TrySend(SimpleRemoteOpcode.Result, m.SeqNo, result);
         if (m.TagAddr == _llvmDeallocate && _overSocket && LlvmExecutorServices.MainReturned && ExecutorServices.Memory.LiveCount == 0)
-            EndSession();
+        {
+            // Once the controller has been quiet for a moment: it may deallocate in more than one call.
+            long seen = Interlocked.Read(ref _received);
+            _endTimer ??= new Timer(_ => { if (Interlocked.Read(ref _received) == Volatile.Read(ref _endAfter)) EndSession(); });
+            Volatile.Write(ref _endAfter, seen);
+            _endTimer.Change(QuietBeforeEnd, Timeout.InfiniteTimeSpan);
+        }
     }
+
+    /// <summary>How long LLVM's controller stays quiet after its last deallocation before this executor
+    /// ends the session for it (see <see cref="EndSession"/>).</summary>
+    static readonly TimeSpan QuietBeforeEnd = TimeSpan.FromMilliseconds(200);
+    Timer? _endTimer;
+    long _received, _endAfter = -1;
 
     /// <summary>
     /// LLVM 19's controller ends a socket session by closing its socket while its own reader thread still
     /// blocks in read(), so the connection never closes and both sides wait forever. Its session always ends
-    /// with run_as_main and then the deallocation of everything; this executor then ends it (a Hangup
-    /// saying success, then closing), which lets LLVM's controller exit.
+    /// with run_as_main and then the deallocation of everything; this executor then closes the connection
+    /// once the controller has sent nothing more for a moment, so the blocked read ends at end of stream
+    /// and LLVM's controller exits. (Not a Hangup: LLVM's reader would read its payload from the descriptor
+    /// its main thread has closed by then, and fail with EBADF.)
     /// </summary>
     void EndSession()
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0) return;
-        try { _transport.SendHangup(null); }
-        catch (Exception e) when (e is IOException or ObjectDisposedException) { }
         _transport.Dispose();
     }
 
