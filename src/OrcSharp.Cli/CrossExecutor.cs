@@ -17,8 +17,8 @@ static class CrossExecutor
     public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
 
     /// <summary>Starts the executor for <paramref name="arch"/> with <paramref name="executorArguments"/>
-    /// ("executor --stdio ...").</summary>
-    public static SimpleRemoteEPC Spawn(string arch, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> executorArguments,
+    /// ("executor --stdio ..."); it connects while the caller goes on.</summary>
+    public static StartingExecutor Spawn(string arch, IReadOnlyDictionary<string, string> environment, IReadOnlyList<string> executorArguments,
         RemoteExecutorOptions? options = null)
     {
         string qemu = $"/usr/bin/qemu-{arch}";
@@ -32,7 +32,8 @@ static class CrossExecutor
         foreach (var (k, v) in environment) { args.Add("-E"); args.Add($"{k}={v}"); }
         args.Add(executor);
         args.AddRange(executorArguments);
-        return SimpleRemoteEPC.Spawn(qemu, args, options: options ?? RunCommand.RemoteOptions());
+        // Connected in the background: the start under emulation overlaps compiling and linking.
+        return new StartingExecutor($"{arch}-unknown-linux-gnu", qemu, args, null, options ?? RunCommand.RemoteOptions());
     }
 
     static string BuildIfNeeded(string arch)
@@ -57,7 +58,9 @@ static class CrossExecutor
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { "publish", project, "-c", "Release", "-r", rid, "-o", tmp, "-nologo",
                      // The ILCompiler links with clang-style --target; clang drives the cross binutils.
-                     "-p:CppCompilerAndLinker=clang-14", $"-p:ObjCopyName={ToolPrefix(arch)}objcopy" })
+                     "-p:CppCompilerAndLinker=clang-14", $"-p:ObjCopyName={ToolPrefix(arch)}objcopy",
+                     // Configured for running under qemu-user (see OrcSharp.Cli.csproj).
+                     "-p:OrcSharpCrossExecutor=true" })
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEndAsync();

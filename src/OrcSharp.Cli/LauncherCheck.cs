@@ -3,9 +3,11 @@ using System.Runtime.InteropServices;
 namespace OrcSharp.Cli;
 
 /// <summary>
-/// When this binary is the repo's cached build (.cache/orcsharp-cli/ under a checkout), it checks that no
-/// source is newer than itself and otherwise hands over to the ./orcsharp launcher to rebuild. Doing the
-/// check here (about 90 file times, no process started) lets the launcher start this binary at once.
+/// When the ./orcsharp launcher of a checkout starts this binary (its cached build under .cache/), the
+/// launcher says so with <see cref="LauncherVariable"/>, and the binary checks that no source is newer than
+/// itself, otherwise handing over to the launcher to rebuild. Doing the check here (about 90 file times, on
+/// the other core, no process started) lets the launcher start this binary at once. Started any other way
+/// (an installed copy, a spawned or cross executor, a test host) the binary reads nothing of a source tree.
 /// </summary>
 static partial class LauncherCheck
 {
@@ -20,23 +22,21 @@ static partial class LauncherCheck
     static Thread? _check;
     static string? _staleLauncher;
 
-    /// <summary>Starts the check on the other core; <see cref="EnsureFresh"/> collects it before anything
-    /// is printed or run.</summary>
+    /// <summary>Set by the launcher on its fast path (the binary may be stale); removed at once, so neither a
+    /// JIT'd program nor a child executor sees it.</summary>
+    public const string LauncherVariable = "ORCSHARP_LAUNCHER";
+
+    /// <summary>Starts the check on the other core when the launcher asked for it; <see cref="EnsureFresh"/>
+    /// collects it before anything is printed or run.</summary>
     public static void Begin()
     {
-        // Set by the launcher when it has just built this binary: never loop on a clock-skewed source.
-        // Removed from the C environment too, so JIT'd programs see the environment they were given.
-        if (Environment.GetEnvironmentVariable("ORCSHARP_BUILT") is not null)
-        {
-            unsetenv("ORCSHARP_BUILT");
-            Environment.SetEnvironmentVariable("ORCSHARP_BUILT", null);
-            return;
-        }
-        // Only the checkout's cached build is checked; elsewhere (a spawned or cross executor, a copy
-        // installed apart from its sources) no thread is started at all.
+        if (Environment.GetEnvironmentVariable(LauncherVariable) is not { Length: > 0 } launcher) return;
+        // The C environment too: JIT'd programs and child processes see the environment they were given.
+        unsetenv(LauncherVariable);
+        Environment.SetEnvironmentVariable(LauncherVariable, null);
         string? exe = Environment.ProcessPath;
         if (exe is null || !exe.EndsWith(CachedBuild, StringComparison.Ordinal)) return;
-        _check = new Thread(() => _staleLauncher = StaleLauncher(exe)) { IsBackground = true, Name = "orcsharp-stale-check" };
+        _check = new Thread(() => _staleLauncher = StaleLauncher(exe, launcher)) { IsBackground = true, Name = "orcsharp-stale-check" };
         _check.Start();
     }
 
@@ -59,11 +59,10 @@ static partial class LauncherCheck
         Shared.NativeStrings.Free(p); // only reached if exec failed: the stale binary carries on
     }
 
-    /// <summary>The launcher to rebuild with, if this is a checkout's cached build and a source is newer.</summary>
-    static string? StaleLauncher(string exe)
+    /// <summary>The launcher to rebuild with, if a source of the checkout this binary was built in is newer.</summary>
+    static string? StaleLauncher(string exe, string launcher)
     {
         string root = exe[..^CachedBuild.Length];
-        string launcher = root + "/orcsharp";
         if (ModifiedAt(launcher) is null || ModifiedAt(exe) is not { } built) return null;
         bool stale = NewerThan(root + "/src", built) || ModifiedAt(root + "/Directory.Build.props") > built;
         return stale ? launcher : null;

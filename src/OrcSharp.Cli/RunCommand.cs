@@ -25,15 +25,20 @@ public static class RunCommand
         // Sources by name, or any input given a language with -x (gcc's rule).
         var sources = Enumerable.Range(0, o.Inputs.Count).Where(i => o.InputLanguages[i] is not null || SourceCompiler.IsSource(o.Inputs[i])).ToList();
         bool cxx = sources.Any(i => o.InputLanguages[i] is { } lang ? lang == "c++" : SourceCompiler.IsCxx(o.Inputs[i]));
-        if (sources.Count > 0)
+        double compileMs = 0;
+        void CompileSources()
         {
-            var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
-                CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal(),
-                sources.Select(i => o.InputLanguages[i]).ToList());
-            CompileProgress.Clear();
-            for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
+            if (sources.Count > 0)
+            {
+                var compiled = SourceCompiler.CompileAll(sources.Select(i => o.Inputs[i]).ToList(),
+                    CompilerSettings.FromEnvironment(cross is null ? null : CrossExecutor.ToolPrefix(cross)), CompileProgress.ForTerminal(),
+                    sources.Select(i => o.InputLanguages[i]).ToList());
+                CompileProgress.Clear();
+                for (int k = 0; k < sources.Count; k++) objects[sources[k]] = compiled[k];
+                sources.Clear();
+            }
+            compileMs = total.Elapsed.TotalMilliseconds;
         }
-        double compileMs = total.Elapsed.TotalMilliseconds;
 
         ulong tlsReserve = 0;
         for (int attempt = 0; ; attempt++)
@@ -42,7 +47,12 @@ public static class RunCommand
             using var reports = o.OutOfProcess && o.Connect is null && !o.NoBacktrace ? ProgramCrash.ReportPipe.Create() : null;
             var executor = CreateExecutor(o, cross, tlsReserve, reports);
             reports?.ChildStarted();
-            try { return LinkAndRun(o, executor, cxx, objects, total, compileMs, reports); }
+            try
+            {
+                // A child executor starts (under qemu: most of a cross run) while the sources compile.
+                if (attempt == 0) CompileSources();
+                return LinkAndRun(o, executor, cxx, objects, total, compileMs, reports);
+            }
             catch (StaticTlsExhaustedError e) when (o.OutOfProcess && attempt == 0)
             {
                 // A child executor can simply start over with a static TLS reserve that fits.
@@ -80,7 +90,7 @@ public static class RunCommand
         var entry = jd.Lookup(o.Entry) ?? throw new LinkError($"entry point '{o.Entry}' is not defined");
         // In process, running never returns, so the figures come first; a remote run returns, and its
         // figures then include the run call (connect to exit).
-        bool remote = executor is SimpleRemoteEPC;
+        bool remote = executor is SimpleRemoteEPC or StartingExecutor;
         LauncherCheck.EnsureFresh(); // nothing is printed or run by a binary older than its sources
         // The program's stdout is its own: what the link looks like goes to stderr.
         foreach (var link in o.ShowGraph ? recorder.Snapshots : []) LinkPrinter.WriteGraph(Console.Error, link, session.Backend);
@@ -88,6 +98,9 @@ public static class RunCommand
         if (o.Stats && (!remote || o.NoExec)) WriteStats(o, executor, unit, compileMs, loadMs, total.Elapsed.TotalMilliseconds);
         if (o.NoExec) return 0;
 
+        // The link graph is garbage now. When it is large it is collected (and its memory given back) before
+        // the program runs here, so that the program's own memory does not come on top of it.
+        if (!remote && GC.GetTotalMemory(false) >= CollectBeforeRunAbove) GC.Collect(2, GCCollectionMode.Aggressive, true, true);
         var args = new List<string> { o.Inputs[0] };
         args.AddRange(o.ProgramArgs);
         Console.Out.Flush();
@@ -113,6 +126,8 @@ public static class RunCommand
         return status;
     }
 
+    const long CollectBeforeRunAbove = 8 << 20;
+
     static IExecutorControl CreateExecutor(RunOptions o, string? cross, ulong tlsReserve, ProgramCrash.ReportPipe? reports)
     {
         if (o.Connect is not null) return ConnectExecutor(o.Connect, o.TokenFile);
@@ -124,7 +139,8 @@ public static class RunCommand
             .. o.NoBacktrace ? ["--no-backtrace"] : reports is not null ? ["--crash-report-fd", reports.WriteFd.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>()];
         if (cross is not null) return CrossExecutor.Spawn(cross, env, options);
         string self = Environment.ProcessPath ?? throw new LinkError("cannot find the orcsharp executable to start an executor");
-        return SimpleRemoteEPC.Spawn(self, options, env, RemoteOptions());
+        // Started now, connected while the inputs are read and parsed.
+        return new StartingExecutor(HostArchitecture.Triple, self, options, env, RemoteOptions());
     }
 
     /// <summary>Connects to a listening executor (HOST:PORT or unix:PATH). Over TCP the token comes from

@@ -17,7 +17,8 @@ namespace OrcSharp.Fuzz;
 ///   fuzz replay FILE...     (.o and .a: object target; .msg: message target)
 ///   fuzz save TARGET CAMPAIGN INDEX FILE     (writes that input, e.g. to keep a failure as a regression)
 ///
-/// Ends with one line "fuzz: N passed, N failed" (passed: inputs that were linked or cleanly refused).
+/// Ends with one line "fuzz: N passed, N failed" (passed: inputs that were linked or cleanly refused); with
+/// --quiet that line, with each target's counts after it, is all it prints unless an input fails.
 /// </summary>
 public static class Program
 {
@@ -39,15 +40,19 @@ public static class Program
         var targets = o.Target == "all" ? new[] { "objects", "messages" } : new[] { o.Target };
         long passed = 0, failed = 0;
         var overall = Stopwatch.StartNew();
+        var summaries = new List<string>();
         foreach (var t in targets)
         {
             // With a time budget for "all", objects get two thirds of it.
             double? seconds = o.Seconds is { } s ? (targets.Length == 1 ? s : t == "objects" ? s * 2 / 3 : s - overall.Elapsed.TotalSeconds) : null;
             var r = Supervisor.Run(t, o, seconds);
+            if (!o.Quiet) Console.WriteLine(r.Summary);
+            summaries.Add(r.Summary);
             passed += r.Passed;
             failed += r.Failed;
         }
-        Console.WriteLine($"fuzz: {passed} passed, {failed} failed");
+        // Quiet (CI): one line, the count first so a log summary can add it up, then what was run.
+        Console.WriteLine(o.Quiet ? $"fuzz: {passed} passed, {failed} failed ({string.Join("; ", summaries)})" : $"fuzz: {passed} passed, {failed} failed");
         return failed == 0 ? 0 : 1;
     }
 
@@ -103,7 +108,7 @@ public sealed record Options(string Target, double? Seconds, long? Inputs, ulong
 /// <summary>Runs one target's inputs in worker processes; records crashes and hangs against the input.</summary>
 public static partial class Supervisor
 {
-    public static (long Passed, long Failed) Run(string target, Options o, double? seconds)
+    public static (long Passed, long Failed, string Summary) Run(string target, Options o, double? seconds)
     {
         Directory.CreateDirectory(o.OutDir);
         long seedFailures = CheckSeeds(target);
@@ -154,10 +159,10 @@ public static partial class Supervisor
             Worker.SaveFailure(target, o, last, $"crash: worker exited with status {w.Process.ExitCode}");
         }
         long failures = internalErrors + crashes + hangs + seedFailures;
-        Console.WriteLine($"{target}: {tested} inputs in {clock.Elapsed.TotalSeconds:0} s (campaign {o.Campaign}, inputs {o.Start}..{next - 1}): " +
-                          $"{tested - refused - failures} linked, {refused} refused with one error, {internalErrors} internal errors, {crashes} crashes, {hangs} hangs");
         File.Delete(progress);
-        return (tested - failures, failures);
+        return (tested - failures, failures,
+            $"{target}: {tested} inputs in {clock.Elapsed.TotalSeconds:0} s (campaign {o.Campaign}, inputs {o.Start}..{next - 1}): " +
+            $"{tested - refused - failures} linked, {refused} refused with one error, {internalErrors} internal errors, {crashes} crashes, {hangs} hangs");
     }
 }
 

@@ -58,7 +58,7 @@ public static class TestSupport
     {
         string src = Path.Combine(dir, name + ext), obj = Path.Combine(dir, name + ".o");
         File.WriteAllText(src, source);
-        var r = ProcessRunner.Run(compiler, flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(new[] { "-c", src, "-o", obj }), dir);
+        var r = ProcessRunner.Run(compiler, flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).Concat(new[] { "-c", src, "-o", obj }), dir, 300000);
         if (r.ExitCode != 0) throw new InvalidOperationException($"{compiler} failed: " + r.StderrText);
         return obj;
     }
@@ -74,6 +74,6 @@ public static class TestSupport
         return jd;
     }
 
-    public static ProcessResult Run(string cmd, params string[] args) => ProcessRunner.Run(cmd, args, timeoutMs: 60000);
-    public static ProcessResult RunOrcsharp(params string[] args) => ProcessRunner.Run(Orcsharp, args, timeoutMs: 120000);
+    public static ProcessResult Run(string cmd, params string[] args) => ProcessRunner.Run(cmd, args, timeoutMs: 300000);
+    public static ProcessResult RunOrcsharp(params string[] args) => ProcessRunner.Run(Orcsharp, args, timeoutMs: 300000);
 }

@@ -28,6 +28,8 @@ public static class BootstrapNames
     public const string DeregisterImage = "orcsharp_deregister_image";
     public const string RegisterDebugObject = "orcsharp_register_debug_object";
     public const string DeregisterDebugObject = "orcsharp_deregister_debug_object";
+    /// <summary>OrcSharp extension: maps the controller's segment memfd (SharedSegmentRuntime).</summary>
+    public const string MapSharedSegments = "orcsharp_map_shared_segments";
     // Services a remote controller calls (SimpleRemoteEPC).
     public const string MemReserve = "orcsharp_mem_reserve";
     public const string MemFinalize = "orcsharp_mem_finalize";

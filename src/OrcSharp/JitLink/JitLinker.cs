@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using OrcSharp.Memory;
 using OrcSharp.Shared;
 
@@ -139,14 +141,60 @@ public static class JitLinker
     static void ApplyFixups(SegmentLayout layout, InFlightAlloc alloc, ILinkBackend backend, FixupContext ctx)
     {
         var work = layout.ContentBlocks;
-        ParallelLink.For(work.Count, i =>
+        long bytes = 0;
+        bool release = false;
+        foreach (var (block, _, _) in work)
+        {
+            bytes += (long)block.Size;
+            release |= MappedFile.IsReleasable(block.Content);
+        }
+        if (release) CopyReleasingInputs(work, alloc, bytes);
+        ParallelLink.For(work.Count, bytes, i =>
         {
             var (block, segment, offset) = work[i];
             var mem = alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size);
-            block.Content.Span.CopyTo(mem);
+            if (!release) block.Content.Span.CopyTo(mem);
             if (block.Edges.Count > 0) backend.ApplyFixups(block, mem, ctx);
-        }, minItemsPerTask: 16);
+        });
     }
+
+    /// <summary>
+    /// Copies block contents into working memory in input order, releasing each megabyte of a large input
+    /// once it is copied (<see cref="MappedFile.Release"/>): the input's pages go as the image's pages come,
+    /// instead of both being resident when fixups start. Fixups then work on the copies alone.
+    /// </summary>
+    static unsafe void CopyReleasingInputs(List<(Block Block, int Segment, ulong Offset)> work, InFlightAlloc alloc, long bytes)
+    {
+        // By address of the content: a mapped input's blocks come in file order (the order only matters there).
+        var order = new (ulong Address, int Index)[work.Count];
+        for (int i = 0; i < order.Length; i++)
+            order[i] = ((ulong)Unsafe.AsPointer(ref MemoryMarshal.GetReference(work[i].Block.Content.Span)), i);
+        Array.Sort(order);
+        int chunks = Math.Max(1, Math.Min(order.Length, Environment.ProcessorCount * 4));
+        ParallelLink.For(chunks, bytes, c =>
+        {
+            int from = (int)((long)order.Length * c / chunks), to = (int)((long)order.Length * (c + 1) / chunks);
+            MappedFile? file = null;
+            int runStart = 0, runEnd = 0;
+            void Flush()
+            {
+                if (file is not null && runEnd > runStart) MappedFile.Release(file.Memory[runStart..runEnd]);
+                runStart = runEnd;
+            }
+            for (int k = from; k < to; k++)
+            {
+                var (block, segment, offset) = work[order[k].Index];
+                block.Content.Span.CopyTo(alloc.WorkingMemory(segment).Slice((int)offset, (int)block.Size));
+                if (!MemoryMarshal.TryGetMemoryManager<byte, MappedFile>(block.Content, out var f, out int start, out int length)) continue;
+                if (!ReferenceEquals(f, file)) { Flush(); file = f; runStart = runEnd = start; }
+                runEnd = Math.Max(runEnd, start + length);
+                if (runEnd - runStart >= ReleaseRun) Flush();
+            }
+            Flush();
+        });
+    }
+
+    const int ReleaseRun = 1 << 20;
 
     static void Count(LinkStats stats, LinkGraph graph, SegmentLayout layout)
     {

@@ -26,14 +26,24 @@ public sealed class SegmentLayout
     {
         var layout = new SegmentLayout();
         ulong image = 0;
-        var groups = graph.Sections.Where(s => s.Blocks.Count > 0 && !s.IsThreadLocal)
-            .GroupBy(s => s.Group).OrderBy(g => GroupOrder(g.Key, protectionOrder));
+        // Sections grouped by (protection, lifetime) in order of first appearance, groups then ordered
+        // (a stable sort: plain loops, this runs for every link).
+        var groups = new List<(int Order, int First, AllocGroup Key, List<Section> Sections)>();
+        foreach (var s in graph.Sections)
+        {
+            if (s.Blocks.Count == 0 || s.IsThreadLocal) continue;
+            int k = groups.FindIndex(g => g.Key == s.Group);
+            if (k >= 0) groups[k].Sections.Add(s);
+            else groups.Add((GroupOrder(s.Group, protectionOrder), groups.Count, s.Group, [s]));
+        }
+        groups.Sort((a, b) => a.Order != b.Order ? a.Order.CompareTo(b.Order) : a.First.CompareTo(b.First));
         foreach (var group in groups)
         {
             int segment = layout.Requests.Count;
             ulong offset = 0, contentEnd = 0, align = 1;
             // Content sections first, then sections that are all zero-fill.
-            foreach (var section in group.OrderBy(s => s.Blocks.All(b => b.IsZeroFill) ? 1 : 0).ThenBy(s => s.Ordinal))
+            group.Sections.Sort((a, b) => AllZeroFill(a) != AllZeroFill(b) ? AllZeroFill(a).CompareTo(AllZeroFill(b)) : a.Ordinal.CompareTo(b.Ordinal));
+            foreach (var section in group.Sections)
                 foreach (var block in section.Blocks)
                 {
                     // Sizes and alignments are bounded by the reader (LinkLimits), so this cannot wrap;
@@ -56,6 +66,12 @@ public sealed class SegmentLayout
                 throw new LinkError($"{graph.Name}: the link needs {LinkLimits.Describe(LinkLimits.MaxImageBytes)} of memory or more");
         }
         return layout;
+    }
+
+    static bool AllZeroFill(Section s)
+    {
+        foreach (var b in s.Blocks) if (!b.IsZeroFill) return false;
+        return true;
     }
 
     public void AssignAddresses(InFlightAlloc alloc)

@@ -15,6 +15,9 @@ public interface IExecutorMemoryAccess
     ExecutorAddr Reserve(ulong size, Placement placement);
     /// <summary>In-process only: make [addr, addr+size) writable and return it.</summary>
     Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size);
+    /// <summary>Working memory the executor maps at finalize instead of receiving a copy; null when the
+    /// executor cannot share memory with this process (the bytes then go in the finalize request).</summary>
+    ISharedWorkingMemory? CreateSharedWorkingMemory(ulong size) => null;
     ExecutorAddr Finalize(FinalizeRequest request);
     void Deallocate(ReadOnlySpan<ExecutorAddr> handles);
     /// <summary>Releases reserved-but-unused address space (after an abandoned allocation).</summary>

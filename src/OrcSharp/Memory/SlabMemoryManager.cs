@@ -80,6 +80,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         readonly ulong _total;
         readonly ulong[] _offsets;
         readonly byte[]?[] _buffers;
+        readonly ISharedWorkingMemory? _shared;
         bool _done;
 
         public SlabInFlightAlloc(SlabMemoryManager mm, AllocRequest request, ExecutorAddr baseAddr, ulong total, ulong[] offsets)
@@ -92,7 +93,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
             if (mm._access.WorkingMemoryIsTarget)
                 for (int i = 0; i < offsets.Length; i++)
                     mm._access.CommitWorkingMemory(baseAddr + offsets[i], mm.PageAlign(request.Segments[i].Size));
-            else
+            else if ((_shared = mm._access.CreateSharedWorkingMemory(total)) is null)
                 for (int i = 0; i < offsets.Length; i++)
                     _buffers[i] = new byte[checked((int)request.Segments[i].ContentSize)];
         }
@@ -104,6 +105,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         /// content part lies inside the segment, whose pages it committed, inside this allocation.</summary>
         public override unsafe Span<byte> WorkingMemory(int segment) =>
             _buffers[segment] is { } b ? b
+            : _shared is { } shared ? shared.Slice(_offsets[segment], checked((int)_request.Segments[segment].ContentSize))
             : new Span<byte>((void*)(_base + _offsets[segment]).Value, checked((int)_request.Segments[segment].ContentSize));
 
         public override FinalizedAlloc Finalize(IReadOnlyList<AllocActionCallPair> actions)
@@ -117,6 +119,8 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
                 segs[i] = new FinalizeSegment(SegmentAddress(i), r.Size, r.Group.Prot, r.Group.Lifetime,
                     _buffers[i] is { } b ? b : ReadOnlyMemory<byte>.Empty);
             }
+            // Shared working memory becomes the segments first, before any action reads them.
+            if (_shared is not null) actions = [_shared.MapAction(_base, segs), .. actions];
             ExecutorAddr handle;
             try { handle = _mm._access.Finalize(new FinalizeRequest(segs, actions)); }
             catch
@@ -124,6 +128,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
                 if (!_mm._perAllocation) _mm._ranges[(int)_request.Placement].Free(_base, _total);
                 throw;
             }
+            finally { _shared?.Dispose(); }
             if (handle != _base) throw new LinkError($"executor returned allocation handle {handle}, expected {_base}");
             // Finalize-lifetime segments are gone from the executor now; their address space is reusable.
             ulong keep = 0;
@@ -140,6 +145,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         {
             if (_done) return;
             _done = true;
+            _shared?.Dispose();
             _mm._access.Release(_base, _total);
             if (!_mm._perAllocation) _mm._ranges[(int)_request.Placement].Free(_base, _total);
         }

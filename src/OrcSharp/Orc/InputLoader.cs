@@ -29,7 +29,7 @@ public sealed class InputLoader
     public void AddFiles(IReadOnlyList<string> paths)
     {
         var contents = new InputFile[paths.Count];
-        JitLink.ParallelLink.For(paths.Count, i => contents[i] = InputFile.Read(paths[i]), minItemsPerTask: 32);
+        JitLink.ParallelLink.For(paths.Count, paths.Count * JitLink.ParallelLink.BytesPerSmallItem, i => contents[i] = InputFile.Read(paths[i]));
         foreach (var f in contents) Add(f);
     }
 

@@ -48,7 +48,9 @@ public sealed class LinkUnitBuilder
     public void AddObjects(IReadOnlyList<ObjectInput> objects)
     {
         var units = new ElfObjectUnit[objects.Count];
-        ParallelLink.For(objects.Count, i => units[i] = ElfObjectUnit.Create(objects[i].Name, objects[i].Bytes, _backend));
+        long bytes = 0;
+        foreach (var o in objects) bytes += o.Bytes.Length;
+        ParallelLink.For(objects.Count, bytes, i => units[i] = ElfObjectUnit.Create(objects[i].Name, objects[i].Bytes, _backend));
         foreach (var u in units) Resolve(u);
     }
 
@@ -97,7 +99,9 @@ public sealed class LinkUnitBuilder
         LinkerDefinedSymbols.DefineStartStop(Graph, Table);
         DsoHandle = LinkerDefinedSymbols.DefineDsoHandle(Graph, Table, _backend.PointerEdgeKind);
         var zero = Symbol.Absolute(null, 0);
-        ParallelLink.For(_units.Count, i => _units[i].BuildEdges(Table, zero));
+        long bytes = 0;
+        foreach (var u in _units) bytes += u.Elf.Bytes.Length;
+        ParallelLink.For(_units.Count, bytes, i => _units[i].BuildEdges(Table, zero));
         MarkExternalThreadLocals();
         foreach (var s in Table.Symbols)
         {

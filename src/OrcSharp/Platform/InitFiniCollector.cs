@@ -33,8 +33,11 @@ public sealed class InitFiniCollector : ILinkPlugin
             foreach (var b in section.Blocks) { b.KeepAlive = true; list.Add((priority, order++, b, reversed)); }
         }
         _init.AddRange(pre);
-        foreach (var e in init.OrderBy(x => x.Priority).ThenBy(x => x.Order)) _init.Add((e.Block, e.Reversed));
-        foreach (var e in fini.OrderBy(x => x.Priority).ThenBy(x => x.Order)) _fini.Add((e.Block, e.Reversed));
+        // By priority, then input order (Order is unique, so the sort needs no stability).
+        init.Sort((a, b) => a.Priority != b.Priority ? a.Priority.CompareTo(b.Priority) : a.Order.CompareTo(b.Order));
+        fini.Sort((a, b) => a.Priority != b.Priority ? a.Priority.CompareTo(b.Priority) : a.Order.CompareTo(b.Order));
+        foreach (var e in init) _init.Add((e.Block, e.Reversed));
+        foreach (var e in fini) _fini.Add((e.Block, e.Reversed));
     }
 
     static (List<(int, int, Block, bool)>? List, int Priority, bool Reversed) Classify(string name,

@@ -40,6 +40,8 @@ public sealed class ElfBytes(byte[] bytes)
         throw new InvalidOperationException($"no section {name}");
     }
 
+    public int SymtabIndex => Symtab();
+
     int Symtab()
     {
         for (int i = 1; i < SectionCount; i++) if (Type(i) == 2) return i;

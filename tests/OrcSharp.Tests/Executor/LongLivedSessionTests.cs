@@ -86,7 +86,8 @@ public class LongLivedSessionTests(ITestOutputHelper output)
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 figures.Add(Measure(pid, i));
-                output.WriteLine($"{(pid == Environment.ProcessId ? "in process" : "executor")}: {figures[^1]}");
+                // In process, the managed heap too, to tell its growth from the native side's.
+                output.WriteLine(pid == Environment.ProcessId ? $"in process: {figures[^1]}, managed heap {GC.GetTotalMemory(false) >> 10} KiB" : $"executor: {figures[^1]}");
                 if (pid != Environment.ProcessId)
                 {
                     controller.Add(Measure(Environment.ProcessId, i));
@@ -113,8 +114,9 @@ public class LongLivedSessionTests(ITestOutputHelper output)
     public unsafe void InProcessLinkRemoveCyclesStayFlat()
     {
         var figures = Soak(new InProcessExecutorControl(), Environment.ProcessId);
-        // The test host's own managed heap moves with the collector's moods; what is measured here is the
-        // native side, so the slack is that of a GC heap, not of the JIT'd code.
+        // The test host's RSS moves by several MiB either way with its collector, its JIT and the other
+        // tests it runs meanwhile; a leak of a few KiB a cycle hides in that, so the out-of-process test
+        // below is the sharper one (its managed heap is printed to tell the two apart).
         AssertFlat(figures, 64 << 10);
     }
 
@@ -123,7 +125,9 @@ public class LongLivedSessionTests(ITestOutputHelper output)
     {
         var epc = SimpleRemoteEPC.Spawn(TestSupport.Orcsharp, ["executor", "--stdio"]);
         var figures = Soak(epc, epc.ExecutorProcessId!.Value);
-        AssertFlat(figures, 16 << 10);
+        // The executor's RSS grew by about 70 bytes a cycle (its managed heap between full collections)
+        // when it was flat; 512 KiB over 900 cycles catches a leak of 600 bytes a cycle.
+        AssertFlat(figures, 512);
     }
 
     /// <summary>Thread-local blocks whose lifetimes overlap (A created, B created, A released, B released,

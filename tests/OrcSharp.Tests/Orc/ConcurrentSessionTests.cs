@@ -12,12 +12,15 @@ namespace OrcSharp.Tests.Orc;
 /// <summary>
 /// Two threads link into two JITDylibs of one session, initialize, look up symbols (their own, and the
 /// other thread's while it changes) and remove, over and over, in process and out of process.
-/// ORCSHARP_CONCURRENCY_SECONDS sets how long (default 3; docs/reliability.md has a one-minute run).
+/// ORCSHARP_CONCURRENCY_SECONDS sets how long (default 3, and at least 20 rounds each; docs/reliability.md
+/// has a one-minute run).
 /// </summary>
 public class ConcurrentSessionTests(ITestOutputHelper output)
 {
     static TimeSpan Duration => TimeSpan.FromSeconds(
         double.TryParse(Environment.GetEnvironmentVariable("ORCSHARP_CONCURRENCY_SECONDS"), System.Globalization.CultureInfo.InvariantCulture, out double s) && s > 0 ? s : 3);
+
+    const int MinIterations = 20;
 
     /// <summary>Object t: a function scaling by t+2 through libc's abs, a thread-local, a constructor.</summary>
     static string Source(int t) => $$"""
@@ -48,7 +51,9 @@ public class ConcurrentSessionTests(ITestOutputHelper output)
         {
             var jd = NewDylib(t);
             string name = $"value_{t}", otherName = $"value_{1 - t}";
-            while (deadline.Elapsed < Duration)
+            // For the duration, and at least long enough to replace the JITDylib twice (a busy machine
+            // slows the rounds down; how many fit in the time is not what is tested).
+            while (deadline.Elapsed < Duration || iterations[t] < MinIterations)
             {
                 jd.AddObject($"worker{t}.o", objects[t]);
                 var unit = jd.Link();
@@ -74,10 +79,9 @@ public class ConcurrentSessionTests(ITestOutputHelper output)
             }
         }
         var threads = new[] { 0, 1 }.Select(t => Task.Factory.StartNew(() => Work(t), TaskCreationOptions.LongRunning)).ToArray();
-        Assert.True(Task.WaitAll(threads, Duration + TimeSpan.FromMinutes(2)), "the workers did not finish");
+        Assert.True(Task.WaitAll(threads, Duration + TimeSpan.FromMinutes(5)), "the workers did not finish");
         output.WriteLine($"{Duration.TotalSeconds} s: {iterations[0]} and {iterations[1]} link/initialize/lookup/remove iterations, " +
                          $"{otherSeen[0]} and {otherSeen[1]} lookups found the other thread's symbol");
-        Assert.All(iterations, n => Assert.True(n >= 5, $"a worker made only {n} iterations"));
         foreach (var jd in session.JITDylibs) session.RemoveJITDylib(jd);
         Assert.Equal(0, executor.MemoryManager.LiveAllocations);
         Assert.Empty(session.JITDylibs);

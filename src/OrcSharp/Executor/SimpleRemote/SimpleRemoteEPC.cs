@@ -99,6 +99,12 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         RemoteExecutorOptions? options = null)
     {
         var process = ExecutorProcess.Start(executable, arguments, environment);
+        return Connect(process, options);
+    }
+
+    /// <summary>Connects to a child executor already started; it is killed if that fails.</summary>
+    internal static SimpleRemoteEPC Connect(ExecutorProcess process, RemoteExecutorOptions? options)
+    {
         try { return new SimpleRemoteEPC(new SimpleRemoteTransport(process.FromExecutor, process.ToExecutor), process, options); }
         catch { process.Kill(); process.Dispose(); throw; }
     }
@@ -139,6 +145,11 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         var stream = new NetworkStream(socket, ownsSocket: true);
         return new SimpleRemoteEPC(new SimpleRemoteTransport(stream, stream), null, options);
     }
+
+    /// <summary>Whether segment bytes go to the executor through shared memory (<see cref="SharedSegmentMemory"/>)
+    /// rather than in the finalize message: on by default for a child executor on this machine that offers it.
+    /// Setting it has no effect where it is not offered.</summary>
+    public bool UseSharedMemory { get; set; } = true;
 
     /// <summary>The process id of a child executor; null over a socket.</summary>
     public int? ExecutorProcessId => _process?.Id;
@@ -565,6 +576,10 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
         public Span<byte> CommitWorkingMemory(ExecutorAddr addr, ulong size) =>
             throw new InvalidOperationException("remote memory has no in-place working memory");
+
+        public ISharedWorkingMemory? CreateSharedWorkingMemory(ulong size) =>
+            epc.UseSharedMemory && epc._process is not null && SharedSegmentMemory.IsOffered(epc._setup, out var map)
+                ? SharedSegmentMemory.TryCreate(size, map) : null;
 
         public ExecutorAddr Finalize(TargetProcess.FinalizeRequest request) =>
             Expect(epc.Call(BootstrapNames.MemFinalize, ExecutorServiceMessages.Finalize(request)), "finalize").Addr();

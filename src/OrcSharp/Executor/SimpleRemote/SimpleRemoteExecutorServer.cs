@@ -35,6 +35,7 @@ public sealed class SimpleRemoteExecutorServer
     readonly ExecutorLimits _limits;
     readonly ExecutorToken? _token;
     readonly string _where;
+    readonly bool _parentOnPipes;
     readonly byte[] _nonce = ExecutorAuthentication.NewNonce();
     readonly ExecutorAddr? _pauseIn;
     readonly ExecutorAddr _llvmDeallocate;
@@ -51,6 +52,7 @@ public sealed class SimpleRemoteExecutorServer
         _transport = transport; _log = log; _token = token;
         _limits = limits ?? new ExecutorLimits();
         _where = peer is null ? "" : $"connection from {peer}: ";
+        _parentOnPipes = peer is null;
         _callable = BootstrapSymbols.Functions().Values.Select(a => a.Value).ToHashSet();
         _runProgram = _bootstrap[BootstrapNames.RunProgram];
         _llvmDeallocate = _bootstrap[LlvmBootstrapNames.MemoryManagerDeallocate];
@@ -93,6 +95,7 @@ public sealed class SimpleRemoteExecutorServer
             [ExecutorLimits.MaxCallsInFlightKey] = new SpsWriter().U64((ulong)_limits.MaxCallsInFlight).ToArray(),
         };
         if (InitialSlab.Value is { } slab) map[InitialSlabKey] = slab;
+        if (_parentOnPipes) map[SharedSegmentRuntime.BootstrapKey] = SharedSegmentRuntime.Offer();
         return map;
     }
 

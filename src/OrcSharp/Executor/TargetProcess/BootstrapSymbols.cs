@@ -46,6 +46,7 @@ public static unsafe class BootstrapSymbols
         [LlvmBootstrapNames.RegisterEhFrame] = W(&LlvmExecutorServices.RegisterEhFrameWrapper),
         [LlvmBootstrapNames.DeregisterEhFrame] = W(&LlvmExecutorServices.DeregisterEhFrameWrapper),
         [LlvmBootstrapNames.RegisterJitLoaderGdb] = W(&LlvmExecutorServices.RegisterJitLoaderGdbWrapper),
+        [BootstrapNames.MapSharedSegments] = W(&SharedSegmentRuntime.MapWrapper),
     };
 
     /// <summary>Every wrapper function: what a controller may call and what allocation actions may target.</summary>

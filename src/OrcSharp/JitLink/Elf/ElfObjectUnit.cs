@@ -65,6 +65,10 @@ public sealed class ElfObjectUnit
             if (sh.Type == ElfAbi.ShtGroup)
             {
                 var words = Elf.GroupWords(i);
+                // Members are checked here, not only when a duplicate group is dropped: a bad index is a
+                // malformed object whether or not this link happens to drop the group.
+                for (int w = 1; w < words.Length; w++)
+                    if (words[w] == 0 || words[w] >= (uint)sections.Length || words[w] == i) throw Error(i, $"group member index {words[w]} is out of range");
                 if ((words[0] & ElfAbi.GrpComdat) != 0)
                 {
                     if (sh.Link != Elf.SymtabIndex || sh.Info == 0 || sh.Info >= Elf.SymbolCount) throw Error(i, "section group has a bad signature symbol");
@@ -174,12 +178,7 @@ public sealed class ElfObjectUnit
         {
             if (comdatSignatures.Add(sig)) continue;
             var words = Elf.GroupWords(groupSection);
-            for (int w = 1; w < words.Length; w++)
-            {
-                uint member = words[w];
-                if (member >= _blocks.Length) throw Error(groupSection, $"group member index {member} is out of range");
-                _blocks[member] = null;
-            }
+            for (int w = 1; w < words.Length; w++) _blocks[words[w]] = null; // in range: checked by CreateBlocks
         }
         for (int i = 1; i < _blocks.Length; i++)
         {
@@ -223,6 +222,8 @@ public sealed class ElfObjectUnit
                 string name = Elf.SymbolName(s);
                 if (name.Length == 0) continue;
                 table.AddReference(name, s.Binding == ElfAbi.StbWeak ? Linkage.Weak : Linkage.Strong, DisplayName);
+                _symbols[i] = table.Find(name); // for its name: BuildEdges binds the final winner
+
             }
             else table.AddDefinition(own);
         }
@@ -243,7 +244,8 @@ public sealed class ElfObjectUnit
         for (int i = Elf.FirstGlobalSymbol; i < syms.Length; i++)
         {
             if (syms[i].Binding == ElfAbi.StbLocal) continue;
-            string name = Elf.SymbolName(syms[i]);
+            // The name string exists already (ResolveInto kept a symbol of that name): no second copy.
+            string name = _symbols[i]?.Name ?? Elf.SymbolName(syms[i]);
             if (name.Length > 0 && table.TryGet(name, out var winner)) _symbols[i] = winner;
         }
 

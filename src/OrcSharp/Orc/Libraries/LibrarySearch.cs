@@ -16,6 +16,9 @@ public sealed class LibrarySearch
 {
     readonly List<string> _dirs;
 
+    /// <summary>Enough of a file to tell an archive, an ELF file (with its type) or a possible ld script.</summary>
+    const int ClassifyBytes = 64;
+
     public LibrarySearch(IEnumerable<string> userDirs, IEnumerable<string> defaultDirs)
     {
         _dirs = userDirs.Concat(defaultDirs).ToList();
@@ -52,9 +55,15 @@ public sealed class LibrarySearch
     static string? GccLibDir(string root)
     {
         if (!Directory.Exists(root)) return null;
-        return Directory.GetDirectories(root)
-            .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d).Split('.')[0], out int v), V: v))
-            .Where(x => x.Ok).OrderByDescending(x => x.V).Select(x => x.Dir).FirstOrDefault();
+        string? best = null;
+        int bestVersion = -1;
+        foreach (var d in Directory.EnumerateDirectories(root))
+        {
+            var name = Path.GetFileName(d.AsSpan());
+            int dot = name.IndexOf('.');
+            if (int.TryParse(dot < 0 ? name : name[..dot], out int v) && v > bestVersion) { best = d; bestVersion = v; }
+        }
+        return best;
     }
 
     /// <summary>Finds -l NAME and expands it to the files it stands for.</summary>
@@ -101,9 +110,10 @@ public sealed class LibrarySearch
     {
         if (depth > 16) throw new LinkError($"{path}: linker scripts nest too deeply");
         if (!seen.Add(path)) return;
-        // Only the head: what the file is (a FIFO or a directory found here is an error, not a wait), or
-        // the whole of an ld script, which is small.
-        ReadOnlySpan<byte> head = InputFile.ReadHead(path, LdScript.MaxScriptBytes + 1);
+        // Only the head: what the file is (a FIFO or a directory found here is an error, not a wait), and
+        // only for an ld script, which is small, the whole file (a megabyte read of every library for
+        // every link was a third of a long-lived host's link time).
+        ReadOnlySpan<byte> head = InputFile.ReadHead(path, ClassifyBytes);
         if (head.StartsWith("!<arch>\n"u8) || head.StartsWith("!<thin>\n"u8)) { into.Add(new(path, InputKind.StaticArchive, asNeeded)); return; }
         if (head.StartsWith("\u007fELF"u8) && head.Length >= 18)
         {
@@ -111,6 +121,7 @@ public sealed class LibrarySearch
             into.Add(new(path, type == 3 ? InputKind.SharedLibrary : InputKind.RelocatableObject, asNeeded));
             return;
         }
+        if (head.Length == ClassifyBytes) head = InputFile.ReadHead(path, LdScript.MaxScriptBytes + 1);
         if (!LdScript.LooksLikeLdScript(head)) throw new LinkError($"{path}: file format not recognized");
         if (head.Length > LdScript.MaxScriptBytes) throw new LinkError($"{path}: linker script is larger than {LdScript.MaxScriptBytes >> 20} MiB");
         var (entries, dirs) = LdScript.Parse(path, System.Text.Encoding.UTF8.GetString(head));

@@ -5,22 +5,27 @@ using OrcSharp.Shared;
 
 namespace OrcSharp.Orc.Libraries;
 
-/// <summary>A member of an archive: its name and where its bytes are (thin archives: a file path).</summary>
-public readonly record struct ArchiveMember(string Name, int Offset, int Size, string? ExternalPath);
-
 /// <summary>
 /// A GNU ar archive (regular or thin). The symbol index ("/" or "/SYM64/") maps names to members; an
 /// archive without one is indexed by reading each member's ELF symbol table. Every header is validated.
 /// </summary>
+/// <remarks>
+/// Every link reads libgcc.a's index (650 names, 250 members), so opening an archive allocates nothing per
+/// member or per name: members are header positions, names are looked up by their bytes in a hash table
+/// over the index itself, and a member's name becomes a string only when an error or a display needs it.
+/// </remarks>
 public sealed class StaticArchive
 {
     public string Path { get; }
     readonly ReadOnlyMemory<byte> _bytes;
-    readonly List<ArchiveMember> _members = new();
-    readonly Dictionary<string, int> _index = new(StringComparer.Ordinal);
+    readonly Member[] _members;
     readonly ReadOnlyMemory<byte>?[] _cache;
+    readonly int _longNames, _longNamesLength; // the "//" member's data
+    readonly ByteNameIndex _index;
 
-    public IReadOnlyList<ArchiveMember> Members => _members;
+    /// <summary>One member: where its header, name and data are. A thin archive's member data is a file.</summary>
+    readonly record struct Member(int Header, int NameStart, int NameLength, int Data, int Size, bool External);
+
     public bool IsThin { get; }
 
     StaticArchive(string path, ReadOnlyMemory<byte> bytes)
@@ -29,36 +34,34 @@ public sealed class StaticArchive
         var span = bytes.Span;
         IsThin = span.StartsWith("!<thin>\n"u8);
         if (!IsThin && !span.StartsWith("!<arch>\n"u8)) throw Error("not an ar archive");
-        ReadOnlySpan<byte> longNames = default;
         var symbolIndexes = new List<(int Offset, int Size, bool Is64)>();
-        var memberByHeaderOffset = new Dictionary<int, int>();
+        var members = new List<Member>();
         int pos = 8;
         while (pos < span.Length)
         {
             if (span.Length - pos < 60) throw Error($"truncated member header at offset {pos}");
             var hdr = span.Slice(pos, 60);
             if (hdr[58] != (byte)'`' || hdr[59] != (byte)'\n') throw Error($"bad member header at offset {pos}");
-            string rawName = Encoding.ASCII.GetString(hdr[..16]).TrimEnd(' ');
-            if (!long.TryParse(Encoding.ASCII.GetString(hdr.Slice(48, 10)).Trim(), out long size) || size < 0)
-                throw Error($"bad member size at offset {pos}");
+            var rawName = hdr[..16].TrimEnd((byte)' ');
+            if (!TryParseDecimal(hdr.Slice(48, 10), out int size)) throw Error($"bad member size at offset {pos}");
             int dataStart = pos + 60;
-            bool external = IsThin && rawName != "/" && rawName != "//" && rawName != "/SYM64/";
+            bool special = rawName.SequenceEqual("/"u8) || rawName.SequenceEqual("//"u8) || rawName.SequenceEqual("/SYM64/"u8);
+            bool external = IsThin && !special;
             if (!external && size > span.Length - dataStart) throw Error($"member at offset {pos} extends past the end of the archive (truncated?)");
-            if (rawName == "/" || rawName == "/SYM64/") symbolIndexes.Add((dataStart, (int)size, rawName == "/SYM64/"));
-            else if (rawName == "//") longNames = span.Slice(dataStart, (int)size);
+            if (rawName.SequenceEqual("/"u8) || rawName.SequenceEqual("/SYM64/"u8)) symbolIndexes.Add((dataStart, size, rawName.Length > 1));
+            else if (rawName.SequenceEqual("//"u8)) { _longNames = dataStart; _longNamesLength = size; }
             else
             {
-                string name = MemberName(rawName, longNames, pos);
-                memberByHeaderOffset[pos] = _members.Count;
-                _members.Add(external
-                    ? new ArchiveMember(name, 0, (int)size, System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path) ?? ".", name))
-                    : new ArchiveMember(name, dataStart, (int)size, null));
+                var (nameStart, nameLength) = MemberNameBytes(span, pos, rawName);
+                members.Add(new Member(pos, nameStart, nameLength, dataStart, size, external));
             }
-            pos = dataStart + (external ? 0 : (int)size);
+            pos = dataStart + (external ? 0 : size);
             if ((pos & 1) != 0) pos++; // members are 2-byte aligned
         }
-        _cache = new ReadOnlyMemory<byte>?[_members.Count];
-        if (symbolIndexes.Count > 0) foreach (var (o, s, w) in symbolIndexes) ReadSymbolIndex(span.Slice(o, s), w, memberByHeaderOffset);
+        _members = members.ToArray();
+        _cache = new ReadOnlyMemory<byte>?[_members.Length];
+        _index = new ByteNameIndex();
+        if (symbolIndexes.Count > 0) foreach (var (o, s, w) in symbolIndexes) ReadSymbolIndex(span, o, s, w);
         else BuildIndexFromMembers();
     }
 
@@ -66,45 +69,89 @@ public sealed class StaticArchive
 
     LinkError Error(string what) => new($"{Path}: {what}");
 
-    string MemberName(string raw, ReadOnlySpan<byte> longNames, int at)
+    /// <summary>A decimal ar field: digits, then spaces (leading spaces tolerated).</summary>
+    static bool TryParseDecimal(ReadOnlySpan<byte> field, out int value)
     {
-        if (raw.StartsWith('/') && raw.Length > 1 && char.IsAsciiDigit(raw[1]))
+        value = 0;
+        field = field.Trim((byte)' ');
+        if (field.IsEmpty) return false;
+        long v = 0;
+        foreach (byte b in field)
         {
-            if (!int.TryParse(raw.AsSpan(1), out int off) || off >= longNames.Length) throw Error($"member at offset {at} has a bad long-name reference {raw}");
+            if (b is < (byte)'0' or > (byte)'9') return false;
+            v = v * 10 + (b - '0');
+            if (v > int.MaxValue) return false;
+        }
+        value = (int)v;
+        return true;
+    }
+
+    /// <summary>Where a member's name is in the archive: in its header ("name/"), or in the "//" table
+    /// ("/123" refers to offset 123 there, ended by "/\n" or "\n").</summary>
+    (int Start, int Length) MemberNameBytes(ReadOnlySpan<byte> span, int header, ReadOnlySpan<byte> raw)
+    {
+        if (raw.Length > 1 && raw[0] == '/' && char.IsAsciiDigit((char)raw[1]))
+        {
+            var longNames = span.Slice(_longNames, _longNamesLength);
+            if (!TryParseDecimal(raw[1..], out int off) || off >= longNames.Length)
+                throw Error($"member at offset {header} has a bad long-name reference {Encoding.ASCII.GetString(raw)}");
             var rest = longNames[off..];
             int end = rest.IndexOf("/\n"u8);
             if (end < 0) end = rest.IndexOf((byte)'\n');
-            if (end < 0) throw Error($"unterminated long member name at offset {at}");
-            return Encoding.UTF8.GetString(rest[..end]);
+            if (end < 0) throw Error($"unterminated long member name at offset {header}");
+            return (_longNames + off, end);
         }
-        if (raw.StartsWith("#1/", StringComparison.Ordinal)) throw Error("BSD-style archives are not supported");
-        return raw.EndsWith('/') ? raw[..^1] : raw;
+        if (raw.StartsWith("#1/"u8)) throw Error("BSD-style archives are not supported");
+        return (header, raw.Length > 0 && raw[^1] == '/' ? raw.Length - 1 : raw.Length);
     }
 
-    void ReadSymbolIndex(ReadOnlySpan<byte> data, bool is64, Dictionary<int, int> members)
+    string MemberName(int memberIndex)
     {
+        var m = _members[memberIndex];
+        return Encoding.UTF8.GetString(_bytes.Span.Slice(m.NameStart, m.NameLength));
+    }
+
+    void ReadSymbolIndex(ReadOnlySpan<byte> archive, int start, int length, bool is64)
+    {
+        var data = archive.Slice(start, length);
         int w = is64 ? 8 : 4;
         if (data.Length < w) throw Error("truncated symbol index");
         ulong count = is64 ? BinaryPrimitives.ReadUInt64BigEndian(data) : BinaryPrimitives.ReadUInt32BigEndian(data);
         if (count > (ulong)(data.Length - w) / (ulong)w) throw Error("symbol index count exceeds the index");
         var offsets = data.Slice(w, (int)count * w);
-        var names = data[(w + (int)count * w)..];
+        int namesStart = w + (int)count * w;
+        var names = data[namesStart..];
+        _index.Reserve((int)count);
         int np = 0;
         for (int i = 0; i < (int)count; i++)
         {
             ulong off = is64 ? BinaryPrimitives.ReadUInt64BigEndian(offsets[(i * 8)..]) : BinaryPrimitives.ReadUInt32BigEndian(offsets[(i * 4)..]);
             int end = names[np..].IndexOf((byte)0);
             if (end < 0) throw Error("symbol index names are not NUL-terminated");
-            string name = Encoding.UTF8.GetString(names.Slice(np, end));
+            int m = off > int.MaxValue ? -1 : MemberAtHeader((int)off);
+            if (m < 0) throw Error($"symbol index entry '{Encoding.UTF8.GetString(names.Slice(np, end))}' points at no member");
+            _index.TryAdd(archive, start + namesStart + np, end, m);
             np += end + 1;
-            if (off > int.MaxValue || !members.TryGetValue((int)off, out int m)) throw Error($"symbol index entry '{name}' points at no member");
-            _index.TryAdd(name, m);
         }
+    }
+
+    /// <summary>The member whose header is at <paramref name="offset"/>, or -1 (members are in file order).</summary>
+    int MemberAtHeader(int offset)
+    {
+        int lo = 0, hi = _members.Length - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            int h = _members[mid].Header;
+            if (h == offset) return mid;
+            if (h < offset) lo = mid + 1; else hi = mid - 1;
+        }
+        return -1;
     }
 
     void BuildIndexFromMembers()
     {
-        for (int m = 0; m < _members.Count; m++)
+        for (int m = 0; m < _members.Length; m++)
         {
             var bytes = GetMemberBytes(m);
             if (!bytes.Span.StartsWith("\u007fELF"u8)) continue; // not an object: only an error if it is needed
@@ -118,7 +165,7 @@ public sealed class StaticArchive
         }
     }
 
-    public bool TryFindMemberDefining(string symbol, out int memberIndex) => _index.TryGetValue(symbol, out memberIndex);
+    public bool TryFindMemberDefining(string symbol, out int memberIndex) => _index.TryGet(_bytes.Span, symbol, out memberIndex);
 
     /// <summary>A member's bytes. An archive is shared by every JITDylib of the process, which may link on
     /// several threads, so the cache of members read is locked.</summary>
@@ -132,15 +179,17 @@ public sealed class StaticArchive
         if (_cache[memberIndex] is { } c) return c;
         var m = _members[memberIndex];
         ReadOnlyMemory<byte> bytes;
-        if (m.ExternalPath is { } p)
+        if (m.External)
         {
-            try { bytes = MappedFile.Read(p); }
-            catch (LinkError e) { throw Error($"thin archive member {m.Name}: {e.Message}"); }
+            string name = MemberName(memberIndex);
+            try { bytes = MappedFile.Read(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(Path) ?? ".", name)); }
+            catch (LinkError e) { throw Error($"thin archive member {name}: {e.Message}"); }
         }
-        else bytes = _bytes.Slice(m.Offset, m.Size);
+        else bytes = _bytes.Slice(m.Data, m.Size);
         _cache[memberIndex] = bytes;
         return bytes;
     }
 
-    public string MemberDisplayName(int memberIndex) => $"{Path}({_members[memberIndex].Name})";
+    /// <summary>"archive(member)"; a thin archive's member is named by the path it records.</summary>
+    public string MemberDisplayName(int memberIndex) => $"{Path}({MemberName(memberIndex)})";
 }
