@@ -35,7 +35,7 @@ sealed class LlvmStandardServices : IExecutorMemoryAccess
     public ExecutorAddr Reserve(ulong size, Placement placement)
     {
         if (placement == Placement.Low32)
-            throw new LinkError($"code built without -fPIC needs memory below 2 GiB, which only the executor service {BootstrapNames.MemReserve} provides (LLVM's executor reserves anywhere); build with -fPIC");
+            throw new LinkError($"code built without -fPIC (memory below 2 GiB) needs the executor service {BootstrapNames.MemReserve}, which this executor (LLVM's standard services only) does not provide; build with -fPIC");
         return Expect(_call(_reserve, new SpsWriter(16).Addr(_memory).U64(size).ToArray(), false, "reserve memory"), "reserve memory").Addr();
     }
 
