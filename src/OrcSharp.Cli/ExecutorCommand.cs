@@ -11,7 +11,9 @@ namespace OrcSharp.Cli;
 /// SimpleRemoteEPC on stdin/stdout (private to the parent: no token); the program then gets the
 /// descriptors named by --program-stdout and --program-stdin (what "run --oop" passes), or stderr and
 /// /dev/null. --listen serves one session over TCP (loopback unless --allow-remote; controllers
-/// authenticate with a token unless --insecure-no-auth) or a Unix socket (mode 0600). Crash reports go to
+/// authenticate with a token unless --insecure-no-auth) or a Unix socket (mode 0600). LLVM's forms work too:
+/// filedescs=R,W (how llvm-jitlink -oop-executor starts an executor) and listen=ADDR:PORT (as --listen; LLVM's
+/// controller cannot authenticate, so give --insecure-no-auth for it). Crash reports go to
 /// --crash-report-fd (or stderr); --no-backtrace leaves crashes alone.
 /// </summary>
 static partial class ExecutorCommand
@@ -27,6 +29,7 @@ static partial class ExecutorCommand
         LauncherCheck.EnsureFresh();
         bool stdio = false, allowRemote = false, insecure = false;
         string? listen = null, tokenFile = null;
+        (int In, int Out)? fileDescriptors = null;
         int programStdout = -1, programStdin = -1, crashReportFd = -1;
         bool noBacktrace = false;
         var limits = new ExecutorLimits();
@@ -34,6 +37,10 @@ static partial class ExecutorCommand
         {
             string Value() => i + 1 < args.Length ? args[++i] : throw new LinkError($"option {args[i]} needs a value");
             int Fd() => int.TryParse(Value(), out int fd) && fd >= 0 ? fd : throw new LinkError($"option {args[i - 1]} needs a descriptor number");
+            // LLVM's controller starts an executor with "filedescs=R,W" (llvm-jitlink -oop-executor) and
+            // documents "listen=ADDR:PORT"; both forms mean what they mean to llvm-jitlink-executor.
+            if (args[i].StartsWith("filedescs=", StringComparison.Ordinal)) { fileDescriptors = FileDescriptors(args[i]); continue; }
+            if (args[i].StartsWith("listen=", StringComparison.Ordinal)) { listen = args[i]["listen=".Length..]; continue; }
             switch (args[i])
             {
                 case "--stdio": stdio = true; break;
@@ -59,8 +66,15 @@ static partial class ExecutorCommand
                 default: throw new LinkError($"unknown executor option '{args[i]}' (see orcsharp --help)");
             }
         }
-        if (stdio == (listen is not null)) throw new LinkError("executor needs exactly one of --stdio or --listen ADDRESS");
+        if ((stdio ? 1 : 0) + (listen is not null ? 1 : 0) + (fileDescriptors is not null ? 1 : 0) != 1)
+            throw new LinkError("executor needs exactly one of --stdio, --listen ADDRESS, filedescs=R,W or listen=ADDRESS");
         InstallCrashReport(noBacktrace, crashReportFd);
+        if (fileDescriptors is { } fds)
+        {
+            if (allowRemote || insecure || tokenFile is not null || programStdout >= 0 || programStdin >= 0)
+                throw new LinkError("filedescs=R,W takes no --allow-remote, --insecure-no-auth, --token-file, --program-stdout or --program-stdin");
+            return ServeFileDescriptors(fds.In, fds.Out, limits);
+        }
         if (stdio)
         {
             if (allowRemote || insecure || tokenFile is not null) throw new LinkError("--allow-remote, --insecure-no-auth and --token-file go with --listen");
@@ -88,6 +102,26 @@ static partial class ExecutorCommand
         if (programStdout >= 0) { dup2(programStdout, 1); close(programStdout); } else dup2(2, 1);
         if (programStdin >= 0) { dup2(programStdin, 0); close(programStdin); }
         else { int devNull = open("/dev/null", 0); if (devNull >= 0) { dup2(devNull, 0); close(devNull); } }
+        var transport = new SimpleRemoteTransport(new FileStream(new SafeFileHandle(inFd, true), FileAccess.Read, 1 << 16),
+            new FileStream(new SafeFileHandle(outFd, true), FileAccess.Write, 1));
+        return new SimpleRemoteExecutorServer(transport, Console.Error, limits).Run();
+    }
+
+    static (int, int) FileDescriptors(string arg)
+    {
+        var parts = arg["filedescs=".Length..].Split(',');
+        if (parts.Length == 2 && int.TryParse(parts[0], out int r) && int.TryParse(parts[1], out int w) && r >= 0 && w >= 0) return (r, w);
+        throw new LinkError($"'{arg}': filedescs= needs two descriptor numbers, filedescs=READ,WRITE");
+    }
+
+    /// <summary>llvm-jitlink's way: the pipes are the descriptors given (private to the parent: no token) and
+    /// the program keeps this process's stdin, stdout and stderr.</summary>
+    static int ServeFileDescriptors(int inFd, int outFd, ExecutorLimits limits)
+    {
+        if (fcntl(inFd, FGetfl, 0) < 0 || fcntl(outFd, FGetfl, 0) < 0) throw new LinkError($"filedescs={inFd},{outFd}: descriptor not open");
+        // Not for the program's children.
+        fcntl(inFd, FSetfd, FdCloexec);
+        fcntl(outFd, FSetfd, FdCloexec);
         var transport = new SimpleRemoteTransport(new FileStream(new SafeFileHandle(inFd, true), FileAccess.Read, 1 << 16),
             new FileStream(new SafeFileHandle(outFd, true), FileAccess.Write, 1));
         return new SimpleRemoteExecutorServer(transport, Console.Error, limits).Run();

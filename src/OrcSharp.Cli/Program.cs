@@ -16,6 +16,9 @@ public static class Program
                 Console.Out.Write(Usage);
                 return args.Length == 0 ? 1 : 0;
             }
+            // llvm-jitlink -oop-executor=PATH starts PATH with "filedescs=R,W" as its only argument.
+            if (args[0].StartsWith("filedescs=", StringComparison.Ordinal) || args[0].StartsWith("listen=", StringComparison.Ordinal))
+                return ExecutorCommand.Execute(args);
             return args[0] switch
             {
                 "run" => RunCommand.Execute(RunOptions.Parse(args[1..])),
@@ -71,6 +74,7 @@ public static class Program
           --perf-map     write /tmp/perf-PID.map for perf (PID of the process running the code)
           --jitdump      write jit-PID.dump for perf inject --jit (under $JITDUMPDIR or ~/.debug/jit)
                orcsharp executor (--stdio | --listen [HOST:]PORT | --listen unix:PATH) [--allow-remote]
+                                 (LLVM's forms too: orcsharp [executor] filedescs=R,W | listen=HOST:PORT)
                                  [--token-file FILE | --insecure-no-auth] [--max-message-size N[K|M|G]]
                                  [--max-calls-in-flight N] [--handshake-timeout SECONDS]
                orcsharp jitlink [llvm-jitlink options] INPUT... [-args ARG...]   (orcsharp jitlink --help)

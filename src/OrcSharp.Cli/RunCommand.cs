@@ -132,6 +132,7 @@ public static class RunCommand
     {
         if (o.Connect is not null) return ConnectExecutor(o.Connect, o.TokenFile);
         if (!o.OutOfProcess) return new InProcessExecutorControl();
+        if (o.OopExecutor is not null) return SimpleRemoteEPC.SpawnWithFileDescriptors(o.OopExecutor, RemoteOptions());
         var env = new Dictionary<string, string>();
         if (tlsReserve > 0) env["GLIBC_TUNABLES"] = StaticTlsExhaustedError.TunablesWithReserve(tlsReserve);
         string[] options = ["executor", "--stdio", "--program-stdout", "3", "--program-stdin", "4",

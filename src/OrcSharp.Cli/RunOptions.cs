@@ -22,6 +22,9 @@ public sealed class RunOptions
     public bool ShowAddrs { get; set; }
     public bool OutOfProcess { get; set; }
     public string? Connect { get; set; }
+    /// <summary>--oop-executor=PATH: a child executor started as llvm-jitlink starts one (PATH filedescs=R,W),
+    /// such as LLVM's llvm-jitlink-executor; implies out of process.</summary>
+    public string? OopExecutor { get; set; }
     /// <summary>The executor token for --connect over TCP (else ORCSHARP_EXECUTOR_TOKEN).</summary>
     public string? TokenFile { get; set; }
     /// <summary>The architecture the program runs on (--target); another than this machine's means a
@@ -79,6 +82,7 @@ public sealed class RunOptions
                     if (a.StartsWith("-l", StringComparison.Ordinal) && a.Length > 2) o.Libraries.Add(a[2..]);
                     else if (a.StartsWith("-L", StringComparison.Ordinal) && a.Length > 2) o.LibraryDirs.Add(a[2..]);
                     else if (a.StartsWith("--entry=", StringComparison.Ordinal)) o.Entry = a[8..];
+                    else if (a.StartsWith("--oop-executor=", StringComparison.Ordinal)) { o.OopExecutor = a["--oop-executor=".Length..]; o.OutOfProcess = true; }
                     else if (a.StartsWith("-x", StringComparison.Ordinal) && a.Length > 2) language = Language(a[2..]);
                     else if (a.StartsWith('-') && a != "-") throw new LinkError($"unknown option '{a}'");
                     else { o.Inputs.Add(a); o.InputLanguages.Add(language); }
@@ -87,6 +91,8 @@ public sealed class RunOptions
         }
         if (o.Inputs.Count == 0) throw new LinkError("no input files");
         if (o.TokenFile is not null && o.Connect is null) throw new LinkError("--token-file goes with --connect");
+        if (o.OopExecutor is not null && (o.Connect is not null || o.Target is not null)) throw new LinkError("--oop-executor excludes --connect and --target");
+        if (o.OopExecutor is "") throw new LinkError("--oop-executor= needs the path of an executor");
         return o;
     }
 

@@ -2,13 +2,22 @@ using System.Text;
 
 namespace OrcSharp.Conformance;
 
-public sealed record RunOutcome(bool Passed, string Detail);
+/// <param name="Gap">Set for a failure that is a limit of LLVM's tools, not of OrcSharp: why.</param>
+public sealed record RunOutcome(bool Passed, string Detail, string? Gap = null);
+
+/// <summary>
+/// How the JIT'd run is made besides natively: orcsharp run (in process, --oop, --target), orcsharp's
+/// controller with LLVM's executor (run --oop-executor=<see cref="LlvmExecutor"/>), or LLVM's controller with
+/// orcsharp's executor (<see cref="LlvmJitlink"/> -oop-executor=orcsharp). LLVM's controller passes the
+/// program's arguments as its whole argv, so there argv[0] is given as the first argument.
+/// </summary>
+public sealed record LlvmPeer(string? LlvmExecutor = null, string? LlvmJitlink = null);
 
 /// <summary>
 /// Builds a case with one matrix entry, links it natively (the oracle) and runs it, runs the same
 /// objects with orcsharp, and compares stdout, stderr and exit status byte for byte.
 /// </summary>
-public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, string? keepDir = null, string? target = null)
+public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, string? keepDir = null, string? target = null, LlvmPeer? llvm = null)
 {
     public RunOutcome Run(CorpusCase c, MatrixEntry m)
     {
@@ -61,18 +70,45 @@ public sealed class CaseRunner(string orcsharp, bool outOfProcess = false, strin
             ? ProcessRunner.Run("bash", new[] { "-c", "exec -a \"$0\" \"$ORCSHARP_CONF_PROG\" \"$@\"", inputs[0] }.Concat(c.Arguments), work,
                 20000, new(env) { ["ORCSHARP_CONF_PROG"] = prog })
             : ProcessRunner.Run($"qemu-{target}", new[] { "-L", $"/usr/{target}-linux-gnu", "-0", inputs[0], prog }.Concat(c.Arguments), work, 60000, env);
+        if (llvm?.LlvmJitlink is { } jitlinkTool) return RunLlvmJitlink(jitlinkTool, llvm.LlvmExecutor, work, c, inputs, native, env);
         var jitArgs = new List<string> { "run" };
         // A case that dies of a signal natively is run without the crash report, so it must end exactly as
         // the native run (same signal, same stderr); every other case runs as users run it.
         if (native.ExitCode is > 128 and <= 128 + 64) jitArgs.Add("--no-backtrace");
-        if (outOfProcess) jitArgs.Add("--oop");
+        if (llvm?.LlvmExecutor is { } llvmExecutor) jitArgs.Add($"--oop-executor={llvmExecutor}");
+        else if (outOfProcess) jitArgs.Add("--oop");
         if (target is not null) { jitArgs.Add("--target"); jitArgs.Add(target); }
         foreach (var l in c.Libraries) { jitArgs.Add("-l"); jitArgs.Add(l); }
         jitArgs.AddRange(inputs);
         jitArgs.Add("--");
         jitArgs.AddRange(c.Arguments);
         var jit = ProcessRunner.Run(orcsharp, jitArgs, work, env: env);
-        return Compare(native, jit);
+        var outcome = Compare(native, jit);
+        // What LLVM's executor cannot do, orcsharp says in one line naming the missing service.
+        const string missing = "LLVM's standard services only";
+        if (!outcome.Passed && llvm?.LlvmExecutor is not null && jit.StderrText.Contains(missing, StringComparison.Ordinal))
+            return outcome with { Gap = "LLVM's executor lacks a service: " + Trim(jit.StderrText) };
+        return outcome;
+    }
+
+    /// <summary>llvm-jitlink driving orcsharp's executor. A failure is LLVM's limit when llvm-jitlink fails
+    /// the same way with its own executor too (<paramref name="llvmExecutor"/>); then it is a known gap.</summary>
+    RunOutcome RunLlvmJitlink(string jitlink, string? llvmExecutor, string work, CorpusCase c, List<string> inputs, ProcessResult native, Dictionary<string, string> env)
+    {
+        ProcessResult Jitlink(string executor)
+        {
+            var args = new List<string> { $"-oop-executor={executor}" };
+            args.AddRange(c.Libraries.Select(l => "-l" + l));
+            args.AddRange(inputs);
+            args.Add("-args");
+            args.Add(inputs[0]);
+            args.AddRange(c.Arguments);
+            return ProcessRunner.Run(jitlink, args, work, 30000, env);
+        }
+        var outcome = Compare(native, Jitlink(orcsharp));
+        if (outcome.Passed || llvmExecutor is null) return outcome;
+        var theirs = Compare(native, Jitlink(llvmExecutor));
+        return theirs.Passed ? outcome : outcome with { Gap = "llvm-jitlink fails with its own executor too: " + theirs.Detail };
     }
 
     /// <summary>Builds the case's plugin/ sources into work/plugin.so: the row's compiler and flags made

@@ -16,10 +16,14 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
     readonly Dictionary<ulong, (ExecutorAddr Base, ulong Size, Placement Placement)> _live = new();
     readonly object _lock = new();
     readonly ulong _slabSize;
+    readonly bool _perAllocation;
 
-    public SlabMemoryManager(IExecutorMemoryAccess access, uint pageSize, ulong slabSize = DefaultSlabSize)
+    /// <param name="reservationPerAllocation">Reserve exactly each allocation and never reuse its address
+    /// space: for executors that know an allocation by its reservation (LLVM's SimpleExecutorMemoryManager
+    /// finalizes and deallocates by reservation base).</param>
+    public SlabMemoryManager(IExecutorMemoryAccess access, uint pageSize, ulong slabSize = DefaultSlabSize, bool reservationPerAllocation = false)
     {
-        _access = access; PageSize = pageSize; _slabSize = slabSize;
+        _access = access; PageSize = pageSize; _slabSize = slabSize; _perAllocation = reservationPerAllocation;
     }
 
     public uint PageSize { get; }
@@ -38,6 +42,11 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         var (offsets, total, align) = SegmentPlacement.Lay(request.Segments, PageSize);
         var ranges = _ranges[(int)request.Placement];
         ExecutorAddr baseAddr;
+        if (_perAllocation)
+        {
+            if (align > PageSize) throw new LinkError($"cannot align an allocation to {align} bytes in memory the executor reserves per link");
+            return new SlabInFlightAlloc(this, request, _access.Reserve(PageAlign(total), request.Placement), total, offsets);
+        }
         // A slab may be split where it crosses a 4 GiB boundary (AddressRangeAllocator.AddSlab); a large
         // request that then fits neither piece gets one more slab.
         for (int attempt = 0; !ranges.TryAllocate(total, align, out baseAddr); attempt++)
@@ -59,7 +68,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
         {
             lock (_lock)
                 foreach (var h in handles)
-                    if (_live.Remove(h.Value, out var a)) _ranges[(int)a.Placement].Free(a.Base, a.Size);
+                    if (_live.Remove(h.Value, out var a) && !_perAllocation) _ranges[(int)a.Placement].Free(a.Base, a.Size);
         }
     }
 
@@ -116,7 +125,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
             try { handle = _mm._access.Finalize(new FinalizeRequest(segs, actions)); }
             catch
             {
-                _mm._ranges[(int)_request.Placement].Free(_base, _total);
+                if (!_mm._perAllocation) _mm._ranges[(int)_request.Placement].Free(_base, _total);
                 throw;
             }
             finally { _shared?.Dispose(); }
@@ -126,7 +135,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
             for (int i = 0; i < segs.Length; i++)
                 if (segs[i].Lifetime == MemLifetime.Standard) keep = Math.Max(keep, _offsets[i] + _mm.PageAlign(segs[i].Size));
             for (int i = 0; i < segs.Length; i++)
-                if (segs[i].Lifetime == MemLifetime.Finalize && _offsets[i] >= keep)
+                if (segs[i].Lifetime == MemLifetime.Finalize && _offsets[i] >= keep && !_mm._perAllocation)
                     _mm._ranges[(int)_request.Placement].Free(SegmentAddress(i), _mm.PageAlign(segs[i].Size));
             lock (_mm._lock) _mm._live[_base.Value] = (_base, keep, _request.Placement);
             return new FinalizedAlloc(_base.Value);
@@ -138,7 +147,7 @@ public sealed class SlabMemoryManager : IJitLinkMemoryManager
             _done = true;
             _shared?.Dispose();
             _mm._access.Release(_base, _total);
-            _mm._ranges[(int)_request.Placement].Free(_base, _total);
+            if (!_mm._perAllocation) _mm._ranges[(int)_request.Placement].Free(_base, _total);
         }
     }
 }

@@ -74,6 +74,8 @@ public sealed class CopyRelocations : ILinkPlugin
         if (_copies.Count == 0) return;
         var arg = CopyRelocationRuntime.EncodeArgument(_copies.Select(c => (c.External.Name!, new ExecutorAddr(c.External.Offset), c.Copy.Address, c.Copy.Size)));
         var boot = _executor.BootstrapSymbols;
+        if (!boot.ContainsKey(BootstrapNames.CopyRelocationApply))
+            throw new LinkError($"{_copies[0].External.Name}: a copy relocation needs the executor service {BootstrapNames.CopyRelocationApply}, which this executor (LLVM's standard services only) does not provide; build with -fPIC");
         actions.Add(new AllocActionCallPair(
             new WrapperCall(boot[BootstrapNames.CopyRelocationApply], arg),
             new WrapperCall(boot[BootstrapNames.CopyRelocationUndo], arg)));

@@ -43,10 +43,19 @@ public sealed class EhFrameRegistration(IExecutorControl executor) : ILinkPlugin
     {
         // The section's first block, once dead-stripping has removed the frames of stripped code.
         if (graph.FindSection(".eh_frame") is not { Blocks.Count: > 1 } section) return;
-        var arg = EhFrameRuntime.EncodeArgument(section.Blocks[0].Address);
+        var start = section.Blocks[0].Address;
         var boot = executor.BootstrapSymbols;
-        actions.Add(new AllocActionCallPair(
-            new WrapperCall(boot[BootstrapNames.RegisterEhFrame], arg),
-            new WrapperCall(boot[BootstrapNames.DeregisterEhFrame], arg)));
+        if (boot.TryGetValue(BootstrapNames.RegisterEhFrame, out var register) && boot.TryGetValue(BootstrapNames.DeregisterEhFrame, out var deregister))
+        {
+            var arg = EhFrameRuntime.EncodeArgument(start);
+            actions.Add(new AllocActionCallPair(new WrapperCall(register, arg), new WrapperCall(deregister, arg)));
+            return;
+        }
+        // LLVM's executor: its registration wrappers take the section's range.
+        if (!boot.TryGetValue(LlvmBootstrapNames.RegisterEhFrame, out register) || !boot.TryGetValue(LlvmBootstrapNames.DeregisterEhFrame, out deregister))
+            throw new LinkError($"executor provides neither {BootstrapNames.RegisterEhFrame} nor {LlvmBootstrapNames.RegisterEhFrame} (eh-frame registration)");
+        ulong end = section.Blocks.Max(b => b.Address.Value + b.Size);
+        var range = new SpsWriter().Addr(start).Addr(new ExecutorAddr(end)).ToArray();
+        actions.Add(new AllocActionCallPair(new WrapperCall(register, range), new WrapperCall(deregister, range)));
     }
 }

@@ -53,6 +53,8 @@ public sealed class IndirectFunctions(IExecutorControl executor, ILinkBackend ba
     {
         if (_functions.Count == 0) return;
         var arg = IndirectFunctionRuntime.EncodeArgument(_functions.Select(f => (f.Resolver.Address, f.Slot.Address)));
-        actions.Add(new AllocActionCallPair(new WrapperCall(executor.BootstrapSymbols[BootstrapNames.ResolveIndirectFunctions], arg), null));
+        if (!executor.BootstrapSymbols.TryGetValue(BootstrapNames.ResolveIndirectFunctions, out var resolve))
+            throw new LinkError($"indirect functions need the executor service {BootstrapNames.ResolveIndirectFunctions}, which this executor (LLVM's standard services only) does not provide");
+        actions.Add(new AllocActionCallPair(new WrapperCall(resolve, arg), null));
     }
 }

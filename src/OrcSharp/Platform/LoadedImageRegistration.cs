@@ -44,6 +44,8 @@ public sealed class LoadedImageRegistration(IExecutorControl executor, string im
             hdr < 0 ? 0 : (ulong)stub.DataOffsets[hdr], (ulong)(ehFrameHeader?.Length ?? 0), segments,
             graph.TlsModule?.Handle ?? default);
         var boot = executor.BootstrapSymbols;
+        // LLVM's executor has no such service: the link is then unknown to the dynamic loader, as under llvm-jitlink.
+        if (!boot.ContainsKey(BootstrapNames.RegisterImage)) return;
         actions.Add(new AllocActionCallPair(
             new WrapperCall(boot[BootstrapNames.RegisterImage], request.Encode()),
             new WrapperCall(boot[BootstrapNames.DeregisterImage], LoadedImageRuntime.EncodeDeregisterArgument(key))));

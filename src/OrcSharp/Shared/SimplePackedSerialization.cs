@@ -55,11 +55,20 @@ public sealed class SpsWriter
 
     public SpsWriter Raw(ReadOnlySpan<byte> b) { b.CopyTo(Grow(b.Length)); return this; }
 
-    /// <summary>SPSError / SPSExpected success or failure prefix: HasError flag, then the message if any.</summary>
+    /// <summary>An SPSError: the HasError flag, then the message if any.</summary>
     public SpsWriter Error(string? message)
     {
         Bool(message is not null);
         if (message is not null) String(message);
+        return this;
+    }
+
+    /// <summary>The start of an SPSExpected&lt;T&gt;: the HasValue flag (the opposite polarity of an
+    /// SPSError's), then the value (written next by the caller) or, on failure, the message.</summary>
+    public SpsWriter Expected(string? error)
+    {
+        Bool(error is null);
+        if (error is not null) String(error);
         return this;
     }
 }
@@ -102,4 +111,7 @@ public ref struct SpsReader
 
     /// <summary>Reads an SPSError; returns its message or null for success.</summary>
     public string? Error() => Bool() ? String() : null;
+
+    /// <summary>Reads the start of an SPSExpected&lt;T&gt;: null when a value follows, else the error message.</summary>
+    public string? Expected() => Bool() ? null : String();
 }

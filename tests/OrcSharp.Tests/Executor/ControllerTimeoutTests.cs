@@ -82,7 +82,7 @@ public class ControllerTimeoutTests
             peer.Send(SimpleRemoteOpcode.Setup, 0, default, FakeSetup());
             var call = peer.Receive()!.Value;
             if (asHangup) peer.SendHangup(huge);
-            else peer.Send(SimpleRemoteOpcode.Result, call.SeqNo, default, ExecutorServiceMessages.Failure(huge));
+            else peer.Send(SimpleRemoteOpcode.Result, call.SeqNo, default, ExecutorServiceMessages.ExpectedFailure(huge));
             FakeExecutor.ReadUntilClosed(peer);
         });
         var r = RunAgainst(fake, out _);

@@ -170,7 +170,7 @@ public class ExecutorAccessTests
         var result = first.Read()!.Value;
         Assert.Equal((SimpleRemoteOpcode.Result, 7UL), (result.Opcode, result.SeqNo));
         var r = new SpsReader(result.Payload);
-        Assert.Null(r.Error());
+        Assert.Null(r.Expected());
         Assert.True(ExecutorAuthentication.CheckProof(token, nonce1, controllerNonce, r.Bytes()));
         var full = ExecutorSetupInfo.Decode(r.Bytes());
         Assert.Contains(BootstrapNames.Lookup, full.BootstrapSymbols.Keys);
@@ -211,7 +211,7 @@ public class ExecutorAccessTests
                 new Dictionary<string, ExecutorAddr> { [ExecutorAuthentication.BootstrapName] = ExecutorAuthentication.Tag });
             peer.Send(SimpleRemoteOpcode.Setup, 0, default, setup.Encode());
             var call = peer.Receive()!.Value;
-            peer.Send(SimpleRemoteOpcode.Result, call.SeqNo, default, new SpsWriter().Error(null).Bytes(new byte[32]).Bytes(setup.Encode()).WrittenSpan);
+            peer.Send(SimpleRemoteOpcode.Result, call.SeqNo, default, new SpsWriter().Expected(null).Bytes(new byte[32]).Bytes(setup.Encode()).WrittenSpan);
             FakeExecutor.ReadUntilClosed(peer);
         });
         var e = Assert.Throws<LinkError>(() => SimpleRemoteEPC.Connect(ExecutorEndpoint.Parse(fake.Address), new RemoteExecutorOptions { Token = token }));

@@ -31,7 +31,7 @@ public sealed class ExecutorServiceChecksTests : IDisposable
     ExecutorAddr Fn(string name) => _setup.BootstrapSymbols[name];
 
     /// <summary>Calls a service; returns its error text (null for success) and the reader past the flag.</summary>
-    string? Call(string service, byte[] argument) => Wire.Error(_ex.Call(++_seq, Fn(service), argument));
+    string? Call(string service, byte[] argument) => Wire.Result(service, _ex.Call(++_seq, Fn(service), argument));
 
     static byte[] Addr(ulong a) => new SpsWriter().Addr(new ExecutorAddr(a)).ToArray();
     static byte[] Addrs(params ulong[] a) => ExecutorServiceMessages.Addresses(a.Select(v => new ExecutorAddr(v)).ToArray());
@@ -42,7 +42,7 @@ public sealed class ExecutorServiceChecksTests : IDisposable
     void AssertStillServing()
     {
         var r = new SpsReader(_ex.Call(++_seq, Fn(BootstrapNames.Lookup), ExecutorServiceMessages.Lookup(["libc.so.6"], [ExecutorServiceMessages.LoadedInThisCall], ["puts"])));
-        Assert.Null(r.Error());
+        Assert.Null(r.Expected());
         ExecutorServiceMessages.ReadAddresses(ref r);
         Assert.Equal(1, r.Count(9));
         Assert.True(r.Bool()); // puts found

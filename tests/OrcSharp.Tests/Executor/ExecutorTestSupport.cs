@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net.Sockets;
 using OrcSharp.Conformance;
+using OrcSharp.Executor;
 using OrcSharp.Executor.SimpleRemote;
 using OrcSharp.Shared;
 using Xunit;
@@ -27,6 +28,16 @@ static class Wire
 
     /// <summary>The error an SPS result or Hangup payload carries (null for success).</summary>
     public static string? Error(byte[] payload) => new SpsReader(payload).Error();
+
+    /// <summary>The error an SPSExpected result carries (null for a value).</summary>
+    public static string? Expected(byte[] payload) => new SpsReader(payload).Expected();
+
+    /// <summary>OrcSharp's services that return nothing answer with an SPSError; the others with an SPSExpected.</summary>
+    static readonly HashSet<string> ReturnsValue = [BootstrapNames.MemReserve, BootstrapNames.MemFinalize, BootstrapNames.Lookup,
+        BootstrapNames.Describe, BootstrapNames.CreateTlsModule, BootstrapNames.ImportThreadLocals, BootstrapNames.RunProgram];
+
+    /// <summary>The error of a result of <paramref name="service"/>, read as its result type says.</summary>
+    public static string? Result(string service, byte[] payload) => ReturnsValue.Contains(service) ? Expected(payload) : Error(payload);
 }
 
 /// <summary>
@@ -244,7 +255,7 @@ sealed class RawPeer : IDisposable
         var r = Read();
         Assert.Equal(SimpleRemoteOpcode.Result, r!.Value.Opcode);
         var reader = new SpsReader(r.Value.Payload);
-        Assert.Null(reader.Error());
+        Assert.Null(reader.Expected());
         reader.Bytes();
         return ExecutorSetupInfo.Decode(reader.Bytes());
     }

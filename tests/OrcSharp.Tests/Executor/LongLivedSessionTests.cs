@@ -149,7 +149,7 @@ public class LongLivedSessionTests(ITestOutputHelper output)
         OrcSharp.Shared.ExecutorAddr Create()
         {
             var r = new OrcSharp.Shared.SpsReader(ex.Call(++seq, create, image));
-            Assert.Null(r.Error());
+            Assert.Null(r.Expected());
             Assert.True(r.Bool(), $"static TLS ran out after {seq / 4} rounds");
             return r.Addr();
         }

@@ -89,6 +89,55 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
         return new ExecutorProcess(pid, toChild[1], fromChild[0]);
     }
 
+    /// <summary>The descriptors an executor started by <see cref="StartWithFileDescriptors"/> reads and writes.</summary>
+    const int ChildReadFd = 3, ChildWriteFd = 4;
+
+    /// <summary>Starts <paramref name="executable"/> as llvm-jitlink starts an executor: its only argument is
+    /// "filedescs=3,4" (reading the controller's messages on 3, writing on 4); stdin, stdout and stderr are
+    /// this process's, for the program.</summary>
+    public static ExecutorProcess StartWithFileDescriptors(string executable)
+    {
+        int* toChild = stackalloc int[2];
+        int* fromChild = stackalloc int[2];
+        if (pipe2(toChild, OCloexec) != 0 || pipe2(fromChild, OCloexec) != 0)
+            throw new LinkError($"cannot create pipes for the executor: {Marshal.GetLastPInvokeErrorMessage()}");
+        var fa = stackalloc byte[256]; // posix_spawn_file_actions_t is 80 bytes in glibc
+        posix_spawn_file_actions_init(fa);
+        // Out of the way first (a pipe end may be 3 or 4 here), then onto 3 and 4 (dup2 clears close-on-exec).
+        var pipes = new[] { toChild[0], toChild[1], fromChild[0], fromChild[1] };
+        int tmpIn = 200, tmpOut;
+        while (pipes.Contains(tmpIn)) tmpIn++;
+        tmpOut = tmpIn + 1;
+        while (pipes.Contains(tmpOut)) tmpOut++;
+        posix_spawn_file_actions_adddup2(fa, toChild[0], tmpIn);
+        posix_spawn_file_actions_adddup2(fa, fromChild[1], tmpOut);
+        posix_spawn_file_actions_adddup2(fa, tmpIn, ChildReadFd);
+        posix_spawn_file_actions_adddup2(fa, tmpOut, ChildWriteFd);
+        posix_spawn_file_actions_addclose(fa, tmpIn);
+        posix_spawn_file_actions_addclose(fa, tmpOut);
+        var argvPtrs = NativeStrings.ToArray([executable, $"filedescs={ChildReadFd},{ChildWriteFd}"]);
+        var envPtrs = NativeStrings.ToArray(NativeStrings.Environment(null));
+        int pid, rc;
+        try
+        {
+            fixed (nint* a = argvPtrs) fixed (nint* e = envPtrs) rc = posix_spawn(&pid, executable, fa, null, a, e);
+        }
+        finally
+        {
+            posix_spawn_file_actions_destroy(fa);
+            NativeStrings.Free(argvPtrs);
+            NativeStrings.Free(envPtrs);
+            close(toChild[0]);
+            close(fromChild[1]);
+        }
+        if (rc != 0)
+        {
+            close(toChild[1]); close(fromChild[0]);
+            throw new LinkError($"cannot start the executor {executable}: {Marshal.GetPInvokeErrorMessage(rc)}");
+        }
+        return new ExecutorProcess(pid, toChild[1], fromChild[0]);
+    }
+
     /// <summary>Waits up to <paramref name="timeoutMs"/> for the process to end; returns its raw wait
     /// status, or null if it is still running.</summary>
     public int? Wait(int timeoutMs)

@@ -6,8 +6,9 @@ namespace OrcSharp.Executor.SimpleRemote;
 
 /// <summary>
 /// Argument and result encodings (SimplePackedSerialization) of the executor's service wrapper functions,
-/// shared by the controller (encode arguments, decode results) and the executor (the reverse). Every
-/// result starts with an SPS error flag, so any failure comes back as one message.
+/// shared by the controller (encode arguments, decode results) and the executor (the reverse). Results are
+/// encoded as LLVM encodes them: an SPSError for services that return nothing, an SPSExpected&lt;T&gt; for
+/// the others, so any failure comes back as one message.
 /// </summary>
 public static class ExecutorServiceMessages
 {
@@ -15,27 +16,49 @@ public static class ExecutorServiceMessages
     /// libraries the same call loads first, so loading and the first lookup share one round trip.</summary>
     public const ulong LoadedInThisCall = 1UL << 63;
 
-    public static byte[] Ok(Action<SpsWriter>? value = null)
+    /// <summary>Success of a service that returns nothing (SPSError).</summary>
+    public static byte[] Ok() => new SpsWriter(1).Error(null).ToArray();
+
+    /// <summary>Success of a service that returns a value (SPSExpected&lt;T&gt;: HasValue, then the value).</summary>
+    public static byte[] Ok(Action<SpsWriter> value)
     {
-        var w = new SpsWriter().Error(null);
-        value?.Invoke(w);
+        var w = new SpsWriter().Expected(null);
+        value(w);
         return w.ToArray();
     }
 
+    /// <summary>Failure of a service that returns nothing (SPSError).</summary>
     public static byte[] Failure(string message) => new SpsWriter().Error(message).ToArray();
 
-    /// <summary>Reads the error flag of a result: throws the executor's error as a <see cref="LinkError"/>,
-    /// on one line and cut to a sane length (it is the peer's text).</summary>
+    /// <summary>Failure of a service that returns a value (SPSExpected&lt;T&gt;).</summary>
+    public static byte[] ExpectedFailure(string message) => new SpsWriter().Expected(message).ToArray();
+
+    /// <summary>Reads an SPSExpected result: throws the executor's error as a <see cref="LinkError"/>, on one
+    /// line and cut to a sane length (it is the peer's text); else returns a reader at the value.</summary>
     public static SpsReader Expect(byte[] result, string service)
     {
+        if (result.Length == 0) throw NoResult(service);
         var r = new SpsReader(result);
-        if (r.Error() is { } e)
-        {
-            string err = PeerText.OneLine(e);
-            throw new LinkError(err.StartsWith("executor", StringComparison.Ordinal) ? err : $"executor: {service}: {err}");
-        }
+        if (r.Expected() is { } e) throw PeerError(e, service);
         return r;
     }
+
+    /// <summary>Reads an SPSError result: throws the executor's error as a <see cref="LinkError"/>.</summary>
+    public static void ExpectSuccess(byte[] result, string service)
+    {
+        if (result.Length == 0) throw NoResult(service);
+        if (new SpsReader(result).Error() is { } e) throw PeerError(e, service);
+    }
+
+    static LinkError PeerError(string message, string service)
+    {
+        string err = PeerText.OneLine(message);
+        return new LinkError(err.StartsWith("executor", StringComparison.Ordinal) ? err : $"executor: {service}: {err}");
+    }
+
+    /// <summary>An empty result is how an out-of-band error crosses the wire (LLVM's executor sends one for a
+    /// call it cannot answer); the executor's log says more.</summary>
+    static LinkError NoResult(string service) => new($"executor: {service} failed (an empty result: the executor could not answer the call)");
 
     // Memory: reserve(size, placement) -> addr; release(addr, size); deallocate(handles).
     public static byte[] Reserve(ulong size, Placement placement) => new SpsWriter().U64(size).U8((byte)placement).ToArray();

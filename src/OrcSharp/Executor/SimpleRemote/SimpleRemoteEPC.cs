@@ -42,6 +42,9 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     readonly Dictionary<string, ExecutorAddr> _lazyHandles = new(StringComparer.Ordinal);
     readonly Dictionary<ulong, ExecutorAddr> _loadedLibraries = new();
     readonly object _libLock = new();
+    /// <summary>Set when the executor offers only LLVM's standard services (llvm-jitlink-executor).</summary>
+    readonly LlvmStandardServices? _llvm;
+    readonly ConcurrentDictionary<ulong, Func<byte[], byte[]>> _dispatchHandlers = new();
     long _nextSeq;
     string? _lost;
     volatile bool _disposed;
@@ -67,7 +70,11 @@ public sealed class SimpleRemoteEPC : IExecutorControl
                 throw new LinkError("executor does not authenticate, so it cannot prove it knows the token (give no token to use an executor started with --insecure-no-auth)");
             if (_setup.BootstrapMap.TryGetValue(ExecutorLimits.MaxCallsInFlightKey, out var calls))
                 _callSlots = new SemaphoreSlim((int)Math.Clamp(new SpsReader(calls).U64(), 1, int.MaxValue));
-            var memory = new SlabMemoryManager(new RemoteMemoryAccess(this), (uint)_setup.PageSize);
+            if (!_setup.BootstrapSymbols.ContainsKey(BootstrapNames.Lookup))
+                _llvm = new LlvmStandardServices(_setup.BootstrapSymbols, (f, a, runsJitCode, what) => CallWrapper(f, a, runsJitCode ? null : _options.ServiceTimeout, what));
+            var memory = _llvm is not null
+                ? new SlabMemoryManager(_llvm, (uint)_setup.PageSize, reservationPerAllocation: true)
+                : new SlabMemoryManager(new RemoteMemoryAccess(this), (uint)_setup.PageSize);
             if (_setup.BootstrapMap.TryGetValue(SimpleRemoteExecutorServer.InitialSlabKey, out var slab))
             {
                 var r = new SpsReader(slab);
@@ -99,6 +106,16 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     /// <summary>Connects to a child executor already started; it is killed if that fails.</summary>
     internal static SimpleRemoteEPC Connect(ExecutorProcess process, RemoteExecutorOptions? options)
     {
+        try { return new SimpleRemoteEPC(new SimpleRemoteTransport(process.FromExecutor, process.ToExecutor), process, options); }
+        catch { process.Kill(); process.Dispose(); throw; }
+    }
+
+    /// <summary>Starts a child executor as llvm-jitlink -oop-executor does: "EXECUTABLE filedescs=R,W" with the
+    /// pipes on descriptors R and W, and this process's stdin, stdout and stderr for the program. Works with
+    /// LLVM's llvm-jitlink-executor and with orcsharp.</summary>
+    public static SimpleRemoteEPC SpawnWithFileDescriptors(string executable, RemoteExecutorOptions? options = null)
+    {
+        var process = ExecutorProcess.StartWithFileDescriptors(executable);
         try { return new SimpleRemoteEPC(new SimpleRemoteTransport(process.FromExecutor, process.ToExecutor), process, options); }
         catch { process.Kill(); process.Dispose(); throw; }
     }
@@ -219,6 +236,12 @@ public sealed class SimpleRemoteEPC : IExecutorControl
                     violation = true;
                     break;
                 }
+                if (msg.Opcode == SimpleRemoteOpcode.CallWrapper)
+                {
+                    var call = msg;
+                    ThreadPool.QueueUserWorkItem(_ => AnswerDispatch(call));
+                    continue;
+                }
                 if (msg.Opcode == SimpleRemoteOpcode.Hangup)
                     reason = SimpleRemoteTransport.HangupError(msg.Payload) is { } e ? $"hung up: {PeerText.OneLine(e)}" : "hung up";
                 else
@@ -263,6 +286,29 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     }
 
     public ExecutorStats Stats { get; } = new();
+
+    /// <summary>
+    /// Registers the controller-side handler for calls JIT'd code makes through the executor's
+    /// __llvm_orc_SimpleRemoteEPC_dispatch_fn with <paramref name="tag"/> (by convention the address of a
+    /// tag symbol the JIT'd code was linked against): it gets the call's argument bytes and returns the result
+    /// bytes (SPS-encoded as the two sides agree). It runs on a thread-pool thread; an exception or an
+    /// unknown tag answers with an empty result (the out-of-band error LLVM sends). Returns false if the
+    /// tag already has a handler.
+    /// </summary>
+    public bool RegisterDispatchHandler(ExecutorAddr tag, Func<byte[], byte[]> handler) => _dispatchHandlers.TryAdd(tag.Value, handler);
+
+    /// <summary>Removes the handler for <paramref name="tag"/>; later calls with it get an empty result.</summary>
+    public bool RemoveDispatchHandler(ExecutorAddr tag) => _dispatchHandlers.TryRemove(tag.Value, out _);
+
+    void AnswerDispatch(SimpleRemoteMessage call)
+    {
+        byte[] result = [];
+        if (_dispatchHandlers.TryGetValue(call.TagAddr.Value, out var handler))
+            try { result = handler(call.Payload); }
+            catch (Exception) { result = []; } // the JIT'd caller sees an out-of-band error
+        try { _transport.Send(SimpleRemoteOpcode.Result, call.SeqNo, default, result); }
+        catch (Exception e) when (e is IOException or ObjectDisposedException) { }
+    }
 
     /// <summary>Calls the wrapper function at <paramref name="function"/> and waits for its result bytes,
     /// for as long as it takes (it may run JIT'd code).</summary>
@@ -329,6 +375,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
     public ExecutorAddr?[] LookupSymbols(IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names)
     {
+        if (_llvm is not null) return LookupSeparately(_llvm, libraries, names);
         lock (_libLock)
         {
             var load = new List<string>();
@@ -362,8 +409,41 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         }
     }
 
+    /// <summary>LLVM's services: each library is opened by its own call, then searched by one call per
+    /// library for the names not found yet.</summary>
+    ExecutorAddr?[] LookupSeparately(LlvmStandardServices llvm, IReadOnlyList<ExecutorAddr> libraries, IReadOnlyList<string> names)
+    {
+        lock (_libLock)
+        {
+            var result = new ExecutorAddr?[names.Count];
+            var missing = Enumerable.Range(0, names.Count).ToList();
+            foreach (var lib in libraries)
+            {
+                if (missing.Count == 0) break;
+                var handle = lib;
+                if (lib.Value >= LazyHandleBase && !_loadedLibraries.TryGetValue(lib.Value, out handle))
+                {
+                    int lazy = checked((int)(lib.Value - LazyHandleBase));
+                    if (lazy >= _lazyLibraries.Count) throw new LinkError($"unknown library handle {lib}");
+                    _loadedLibraries[lib.Value] = handle = llvm.Open(_lazyLibraries[lazy]);
+                }
+                var found = llvm.Lookup(handle, missing.Select(i => names[i]).ToList());
+                var still = new List<int>();
+                for (int k = 0; k < found.Length; k++)
+                    if (found[k] is { } a) result[missing[k]] = a; else still.Add(missing[k]);
+                missing = still;
+            }
+            return result;
+        }
+    }
+
+    /// <summary>The error for an OrcSharp service that LLVM's executor lacks.</summary>
+    static LinkError Missing(string service, string what) =>
+        new($"{what} needs the executor service {service}, which this executor (LLVM's standard services only) does not provide");
+
     public SymbolDescription?[] DescribeSymbols(IReadOnlyList<ExecutorAddr> addresses)
     {
+        if (_llvm is not null) throw Missing(BootstrapNames.Describe, "a copy relocation (a non-PIC reference to library data)");
         var r = Expect(Call(BootstrapNames.Describe, Addresses(addresses)), "describe symbols");
         var result = new SymbolDescription?[r.Count(10)];
         for (int i = 0; i < result.Length; i++)
@@ -378,6 +458,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
     public TlsModule CreateTlsModule(ReadOnlySpan<byte> initialImage, ulong memSize, ulong alignment)
     {
+        if (_llvm is not null) throw Missing(BootstrapNames.CreateTlsModule, "thread-local storage in JIT'd code");
         var arg = new SpsWriter(initialImage.Length + 32).Bytes(initialImage).U64(memSize).U64(alignment).ToArray();
         var r = Expect(Call(BootstrapNames.CreateTlsModule, arg), "thread-local storage");
         if (!r.Bool())
@@ -390,6 +471,7 @@ public sealed class SimpleRemoteEPC : IExecutorControl
 
     public TlsImports ImportThreadLocals(IReadOnlyList<string> names)
     {
+        if (_llvm is not null) throw Missing(BootstrapNames.ImportThreadLocals, $"the thread-local {names[0]} of a shared library");
         var r = Expect(Call(BootstrapNames.ImportThreadLocals, TargetProcess.TlsModuleRuntime.EncodeImportArgument(names)), "thread-locals of shared libraries");
         return TargetProcess.TlsModuleRuntime.DecodeImportResult(ref r, names.Count);
     }
@@ -397,11 +479,12 @@ public sealed class SimpleRemoteEPC : IExecutorControl
     public void ReleaseTlsModule(TlsModule module)
     {
         var call = ((ITlsModuleHost)this).ReleaseAction(module);
-        Expect(CallWrapper(call.Function, call.Argument, _options.ServiceTimeout, BootstrapNames.ReleaseTlsModule), "release thread-local storage");
+        ExpectSuccess(CallWrapper(call.Function, call.Argument, _options.ServiceTimeout, BootstrapNames.ReleaseTlsModule), "release thread-local storage");
     }
 
     public int RunProgram(ProgramStart start)
     {
+        if (_llvm is not null) return RunWithStandardServices(_llvm, start);
         try
         {
             var r = Expect(Call(BootstrapNames.RunProgram, Program(start)), "run program");
@@ -445,16 +528,57 @@ public sealed class SimpleRemoteEPC : IExecutorControl
         }
     }
 
+    /// <summary>
+    /// A program on LLVM's services: each initializer by run_as_void_function (without dlopen's argc, argv,
+    /// envp), main by run_as_main, then, emulating its return into exit, the finalizers by
+    /// run_as_void_function and exit(status) by run_as_int_function, which runs the atexit handlers and
+    /// flushes stdio as a native exit does (the handlers run after the finalizers here, not before). A child
+    /// executor's own exit status is then the program's; over a socket it is main's result.
+    /// </summary>
+    int RunWithStandardServices(LlvmStandardServices llvm, ProgramStart start)
+    {
+        var exit = LookupSymbols([LoadDylib("")], ["exit"])[0]
+            ?? throw new LinkError("exit not found in LLVM's executor process");
+        try
+        {
+            foreach (var init in start.Initializers) llvm.RunVoid(init, "run initializer");
+            int status = (int)llvm.RunMain(start.Main, start.Arguments);
+            foreach (var fini in start.Finalizers) llvm.RunVoid(fini, "run finalizer");
+            try { llvm.RunInt(exit, status, "exit"); }
+            catch (LinkError) when (_process is null) { } // the executor is gone: exit did its work
+            return _process?.Wait(10000) is { } ws && ExecutorProcess.ExitCode(ws) is { } code ? code : status;
+        }
+        catch (LinkError) when (_process?.Wait(2000) is { } ws && ExecutorProcess.ExitCode(ws) is { } code)
+        {
+            return code; // the program ended the process itself (exit, _exit)
+        }
+        catch (LinkError e) when (_process?.Wait(0) is { } ws && ExecutorProcess.TerminatingSignal(ws) is { } signal)
+        {
+            throw new ProgramTerminatedError(e.Message, signal);
+        }
+    }
+
     public void RunInitializers(IReadOnlyList<ExecutorAddr> initializers)
     {
-        Expect(Call(BootstrapNames.RunInitializers, Addresses(initializers)), "run initializers");
+        if (_llvm is { } llvm)
+        {
+            foreach (var init in initializers) llvm.RunVoid(init, "run initializer");
+            return;
+        }
+        ExpectSuccess(Call(BootstrapNames.RunInitializers, Addresses(initializers)), "run initializers");
     }
 
     public void RunDeinitializers(ExecutorAddr dsoHandle, IReadOnlyList<ExecutorAddr> finalizers)
     {
+        if (_llvm is { } llvm)
+        {
+            // __cxa_finalize(dsoHandle) would need a pointer argument, which run_as_int_function cannot pass.
+            foreach (var fini in finalizers) llvm.RunVoid(fini, "run finalizer");
+            return;
+        }
         var w = new SpsWriter().Addr(dsoHandle);
         WriteAddrs(w, finalizers);
-        Expect(Call(BootstrapNames.RunDeinitializers, w.WrittenSpan), "run finalizers");
+        ExpectSuccess(Call(BootstrapNames.RunDeinitializers, w.WrittenSpan), "run finalizers");
     }
 
     /// <summary>Hangs up and lets a child executor exit.</summary>
@@ -488,9 +612,9 @@ public sealed class SimpleRemoteEPC : IExecutorControl
             Expect(epc.Call(BootstrapNames.MemFinalize, ExecutorServiceMessages.Finalize(request)), "finalize").Addr();
 
         public void Deallocate(ReadOnlySpan<ExecutorAddr> handles) =>
-            Expect(epc.Call(BootstrapNames.MemDeallocate, Addresses(handles.ToArray())), "deallocate");
+            ExpectSuccess(epc.Call(BootstrapNames.MemDeallocate, Addresses(handles.ToArray())), "deallocate");
 
         public void Release(ExecutorAddr addr, ulong size) =>
-            Expect(epc.Call(BootstrapNames.MemRelease, ExecutorServiceMessages.Release(addr, size)), "release memory");
+            ExpectSuccess(epc.Call(BootstrapNames.MemRelease, ExecutorServiceMessages.Release(addr, size)), "release memory");
     }
 }

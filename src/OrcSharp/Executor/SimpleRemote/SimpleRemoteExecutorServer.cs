@@ -38,6 +38,10 @@ public sealed class SimpleRemoteExecutorServer
     readonly bool _parentOnPipes;
     readonly byte[] _nonce = ExecutorAuthentication.NewNonce();
     readonly ExecutorAddr? _pauseIn;
+    readonly ExecutorAddr _llvmDeallocate;
+    readonly bool _overSocket;
+    readonly System.Collections.Concurrent.ConcurrentDictionary<ulong, TaskCompletionSource<byte[]>> _dispatches = new();
+    long _nextDispatch;
     int _inFlight, _closed, _handshake;
 
     /// <param name="token">Required answer to the challenge; null serves without authentication.</param>
@@ -49,8 +53,11 @@ public sealed class SimpleRemoteExecutorServer
         _limits = limits ?? new ExecutorLimits();
         _where = peer is null ? "" : $"connection from {peer}: ";
         _parentOnPipes = peer is null;
-        _callable = _bootstrap.Values.Select(a => a.Value).ToHashSet();
+        _callable = BootstrapSymbols.Functions().Values.Select(a => a.Value).ToHashSet();
         _runProgram = _bootstrap[BootstrapNames.RunProgram];
+        _llvmDeallocate = _bootstrap[LlvmBootstrapNames.MemoryManagerDeallocate];
+        _overSocket = peer is not null;
+        LlvmExecutorServices.Dispatcher = CallController;
         if (Environment.GetEnvironmentVariable(PauseEnvironmentVariable) is { } pause && _bootstrap.TryGetValue(pause, out var at)) _pauseIn = at;
         _transport.MaxMessageSize = token is null ? _limits.MaxMessageSize : Math.Min(_limits.MaxMessageSize, ExecutorLimits.HandshakeMaxMessageSize);
     }
@@ -124,7 +131,12 @@ public sealed class SimpleRemoteExecutorServer
         }
         if (Interlocked.CompareExchange(ref _handshake, Answered, Waiting) != Waiting)
             return Refuse($"{(_token is null ? "sent no complete message" : "did not authenticate")} within {_limits.HandshakeTimeout.TotalSeconds:0.###} s");
-        if (first is not { } m) return Refuse(_token is null ? "closed before its first message" : "closed before authenticating");
+        if (first is not { } m)
+        {
+            if (_token is not null)
+                _log.WriteLine($"orcsharp executor: note: {_where}a controller without OrcSharp's handshake (llvm-jitlink) needs an executor started with --insecure-no-auth, or on pipes");
+            return Refuse(_token is null ? "closed before its first message" : "closed before authenticating");
+        }
         _transport.MaxMessageSize = _limits.MaxMessageSize;
         if (_token is null)
         {
@@ -153,13 +165,25 @@ public sealed class SimpleRemoteExecutorServer
             if (msg is null)
             {
                 try { msg = _transport.Receive(); }
-                catch (Exception e) when (e is LinkError or IOException or ObjectDisposedException) { return Close(e.Message); }
+                catch (Exception e) when (e is LinkError or IOException or ObjectDisposedException)
+                {
+                    if (Volatile.Read(ref _closed) != 0) return 0; // this executor ended the session
+                    return Close(e.Message);
+                }
             }
-            if (msg is not { } m || m.Opcode == SimpleRemoteOpcode.Hangup) return 0;
+            Interlocked.Increment(ref _received);
+            if (msg is not { } m || m.Opcode == SimpleRemoteOpcode.Hangup) return EndDispatches(0, "the controller hung up");
+            if (m.Opcode == SimpleRemoteOpcode.Result)
+            {
+                if (_dispatches.TryRemove(m.SeqNo, out var answer)) { answer.TrySetResult(m.Payload); continue; }
+                return Close($"answered call {m.SeqNo}, which was never made");
+            }
             if (m.Opcode != SimpleRemoteOpcode.CallWrapper) return Close($"unexpected {m.Opcode} message from the controller");
             if (!_callable.Contains(m.TagAddr.Value))
             {
-                TrySend(SimpleRemoteOpcode.Result, m.SeqNo, ExecutorServiceMessages.Failure($"executor: no wrapper function at {m.TagAddr}"));
+                // As LLVM's executor answers a call it cannot make: an empty result (an out-of-band error).
+                _log.WriteLine($"orcsharp executor: error: {_where}no wrapper function at {m.TagAddr}");
+                TrySend(SimpleRemoteOpcode.Result, m.SeqNo, []);
                 continue;
             }
             if (Interlocked.Increment(ref _inFlight) > _limits.MaxCallsInFlight)
@@ -182,9 +206,67 @@ public sealed class SimpleRemoteExecutorServer
                 TrySend(SimpleRemoteOpcode.Result, m.SeqNo, ExecutorServiceMessages.Ok(w => w.I32(status)));
         byte[] result;
         try { result = WrapperFunctions.Call(m.TagAddr, m.Payload); }
-        catch (LinkError e) { result = ExecutorServiceMessages.Failure(e.Message); }
+        catch (LinkError e)
+        {
+            // An out-of-band error (a result type that cannot carry one): sent as LLVM sends it, empty.
+            _log.WriteLine($"orcsharp executor: error: {_where}{e.Message}");
+            result = [];
+        }
         Interlocked.Decrement(ref _inFlight); // done before its answer leaves, so the controller may call again
         TrySend(SimpleRemoteOpcode.Result, m.SeqNo, result);
+        if (m.TagAddr == _llvmDeallocate && _overSocket && LlvmExecutorServices.MainReturned && ExecutorServices.Memory.LiveCount == 0)
+        {
+            // Once the controller has been quiet for a moment: it may deallocate in more than one call.
+            long seen = Interlocked.Read(ref _received);
+            _endTimer ??= new Timer(_ => { if (Interlocked.Read(ref _received) == Volatile.Read(ref _endAfter)) EndSession(); });
+            Volatile.Write(ref _endAfter, seen);
+            _endTimer.Change(QuietBeforeEnd, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>How long LLVM's controller stays quiet after its last deallocation before this executor
+    /// ends the session for it (see <see cref="EndSession"/>).</summary>
+    static readonly TimeSpan QuietBeforeEnd = TimeSpan.FromMilliseconds(200);
+    Timer? _endTimer;
+    long _received, _endAfter = -1;
+
+    /// <summary>
+    /// LLVM 19's controller ends a socket session by closing its socket while its own reader thread still
+    /// blocks in read(), so the connection never closes and both sides wait forever. Its session always ends
+    /// with run_as_main and then the deallocation of everything; this executor then closes the connection
+    /// once the controller has sent nothing more for a moment, so the blocked read ends at end of stream
+    /// and LLVM's controller exits. (Not a Hangup: LLVM's reader would read its payload from the descriptor
+    /// its main thread has closed by then, and fail with EBADF.)
+    /// </summary>
+    void EndSession()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0) return;
+        _transport.Dispose();
+    }
+
+    /// <summary>A call from JIT'd code to the controller's handler for <paramref name="tag"/>
+    /// (__llvm_orc_SimpleRemoteEPC_dispatch_fn): a CallWrapper the other way, answered by a Result.</summary>
+    (byte[]? Result, string? Error) CallController(ExecutorAddr tag, byte[] argument)
+    {
+        if (Volatile.Read(ref _closed) != 0) return (null, "the controller is gone");
+        ulong seq = (ulong)Interlocked.Increment(ref _nextDispatch);
+        var answer = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _dispatches[seq] = answer;
+        if (!TrySend(SimpleRemoteOpcode.CallWrapper, seq, argument, tag))
+        {
+            _dispatches.TryRemove(seq, out _);
+            return (null, "the controller is gone");
+        }
+        try { return (answer.Task.GetAwaiter().GetResult(), null); }
+        catch (LinkError e) { return (null, e.Message); }
+    }
+
+    /// <summary>Fails the calls JIT'd code has waiting on the controller: the session is over.</summary>
+    int EndDispatches(int status, string why)
+    {
+        foreach (var seq in _dispatches.Keys)
+            if (_dispatches.TryRemove(seq, out var t)) t.TrySetException(new LinkError(why));
+        return status;
     }
 
     bool Refuse(string reason)
@@ -197,6 +279,7 @@ public sealed class SimpleRemoteExecutorServer
     /// then the stream is closed. Returns 1, the exit status of a broken session.</summary>
     public int Close(string reason)
     {
+        EndDispatches(1, reason);
         if (Interlocked.Exchange(ref _closed, 1) != 0) return 1;
         _log.WriteLine($"orcsharp executor: error: {_where}{reason}; connection closed");
         try { _transport.SendHangup(reason); }
@@ -205,9 +288,9 @@ public sealed class SimpleRemoteExecutorServer
         return 1;
     }
 
-    bool TrySend(SimpleRemoteOpcode op, ulong seq, ReadOnlySpan<byte> payload)
+    bool TrySend(SimpleRemoteOpcode op, ulong seq, ReadOnlySpan<byte> payload, ExecutorAddr tag = default)
     {
-        try { _transport.Send(op, seq, default, payload); return true; }
+        try { _transport.Send(op, seq, tag, payload); return true; }
         catch (IOException) { return false; } // the controller is gone; the read loop sees it too
         catch (ObjectDisposedException) { return false; }
     }

@@ -32,10 +32,18 @@ public static unsafe class EhFrameRuntime
 
     static CWrapperFunctionResult Call(byte* arg, nuint size, bool register)
     {
+        string? error;
+        try { error = Update(new SpsReader(new ReadOnlySpan<byte>(arg, (int)size)).Addr(), register); }
+        catch (LinkError e) { error = e.Message; }
+        return CWrapperFunctionResult.From(new SpsWriter().Error(error).WrittenSpan);
+    }
+
+    /// <summary>Registers (or deregisters) the section at <paramref name="addr"/>; returns an error or null.</summary>
+    public static string? Update(ExecutorAddr addr, bool register)
+    {
         string? error = null;
         try
         {
-            var addr = new SpsReader(new ReadOnlySpan<byte>(arg, (int)size)).Addr();
             if (!Resolve()) error = "libgcc_s.so.1 with __register_frame is not available";
             else
             {
@@ -49,7 +57,7 @@ public static unsafe class EhFrameRuntime
             }
         }
         catch (LinkError e) { error = e.Message; }
-        return CWrapperFunctionResult.From(new SpsWriter().Error(error).WrittenSpan);
+        return error;
     }
 
     static readonly HashSet<ulong> Registered = new();

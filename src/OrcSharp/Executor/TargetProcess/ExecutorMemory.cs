@@ -21,7 +21,7 @@ public sealed class ExecutorMemory
     /// <summary>Largest reservation: far more than any link needs, far less than the address space.</summary>
     const ulong MaxReservation = 1UL << 40;
     /// <summary>The runtime's wrapper functions: what finalize and dealloc actions may call besides JIT'd code.</summary>
-    static readonly HashSet<ulong> Wrappers = BootstrapSymbols.Get().Values.Select(a => a.Value).ToHashSet();
+    static readonly HashSet<ulong> Wrappers = BootstrapSymbols.Functions().Values.Select(a => a.Value).ToHashSet();
 
     public int LiveCount { get { lock (_lock) return _live.Count; } }
 

@@ -25,12 +25,16 @@ public static unsafe class ExecutorServices
 
     delegate byte[] Handler(ReadOnlySpan<byte> args);
 
-    static CWrapperFunctionResult Serve(byte* arg, nuint size, Handler handler)
+    /// <summary>Runs a service; a failure is encoded as its result type says (<paramref name="expected"/>:
+    /// SPSExpected, else SPSError).</summary>
+    static CWrapperFunctionResult Serve(byte* arg, nuint size, Handler handler, bool expected = true)
     {
         byte[] result;
+        string? error = null;
         try { result = handler(new ReadOnlySpan<byte>(arg, checked((int)size))); }
-        catch (LinkError e) { result = Failure(e.Message); }
-        catch (Exception e) { result = Failure($"executor: internal error: {e.GetType().Name}: {e.Message}"); }
+        catch (LinkError e) { result = []; error = e.Message; }
+        catch (Exception e) { result = []; error = $"executor: internal error: {e.GetType().Name}: {e.Message}"; }
+        if (error is not null) result = expected ? ExpectedFailure(error) : Failure(error);
         return CWrapperFunctionResult.From(result);
     }
 
@@ -59,7 +63,7 @@ public static unsafe class ExecutorServices
         var r = new SpsReader(a);
         Memory.Deallocate(ReadAddresses(ref r));
         return Ok();
-    });
+    }, expected: false);
 
     [UnmanagedCallersOnly]
     public static CWrapperFunctionResult ReleaseWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
@@ -67,7 +71,7 @@ public static unsafe class ExecutorServices
         var r = new SpsReader(a);
         ExecutorMemory.Release(r.Addr(), r.U64());
         return Ok();
-    });
+    }, expected: false);
 
     [UnmanagedCallersOnly]
     public static CWrapperFunctionResult LookupWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
@@ -133,7 +137,7 @@ public static unsafe class ExecutorServices
         using var crashStack = CrashReport.OnThisThread();
         ProgramRunner.RunInitializers(inits, LibC.Symbol);
         return Ok();
-    });
+    }, expected: false);
 
     [UnmanagedCallersOnly]
     public static CWrapperFunctionResult RunDeinitializersWrapper(byte* arg, nuint size) => Serve(arg, size, a =>
@@ -145,7 +149,7 @@ public static unsafe class ExecutorServices
         using var crashStack = CrashReport.OnThisThread();
         ProgramRunner.RunDeinitializers(dso, finis, LibC.Symbol);
         return Ok();
-    });
+    }, expected: false);
 
     /// <summary>Runs a program to its exit. The status reaches the controller from an on_exit handler
     /// registered before anything else, so it runs after every atexit handler and finalizer.</summary>
@@ -194,7 +198,7 @@ public static unsafe class ExecutorServices
     });
 
     /// <summary>Only code the executor finalized, or a function of a loaded library, is ever called.</summary>
-    static void CheckCode(IReadOnlyList<ExecutorAddr> functions, string what)
+    internal static void CheckCode(IReadOnlyList<ExecutorAddr> functions, string what)
     {
         foreach (var f in functions)
             if (!ExecutorAddressSpace.IsFinalizedCode(f) && !SymbolLookup.IsFunction(f))

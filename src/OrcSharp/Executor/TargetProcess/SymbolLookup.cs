@@ -16,6 +16,22 @@ public static unsafe class SymbolLookup
         return new ExecutorAddr((ulong)h);
     }
 
+    /// <summary>The process itself as a library (dlopen of no file: the global scope), as LLVM's controller
+    /// asks for it with an empty path.</summary>
+    public static ExecutorAddr LoadProcess()
+    {
+        nint h = LibC.dlopen(null, LibC.RtldNow | LibC.RtldGlobal);
+        if (h == 0) throw new LinkError($"cannot open the executor process as a library: {LibC.LastDlError()}");
+        lock (Loaded) Loaded.Add((ulong)h);
+        Volatile.Write(ref _process, (ulong)h);
+        return new ExecutorAddr((ulong)h);
+    }
+
+    static ulong _process;
+
+    /// <summary>Whether <paramref name="handle"/> is the process itself (<see cref="LoadProcess"/>).</summary>
+    public static bool IsProcess(ExecutorAddr handle) => handle.Value != 0 && handle.Value == Volatile.Read(ref _process);
+
     /// <summary>Handles <see cref="LoadLibrary"/> gave out: the only ones a lookup may search (dlsym
     /// dereferences its handle).</summary>
     static readonly HashSet<ulong> Loaded = new();

@@ -217,11 +217,11 @@ public static unsafe class TlsModuleRuntime
             var names = new string[r.Count(8)];
             for (int i = 0; i < names.Length; i++) names[i] = r.String();
             var (handle, offsets) = Import(names);
-            w.Error(null).Bool(true).Addr(new ExecutorAddr((ulong)handle)).U64((ulong)offsets.Length);
+            w.Expected(null).Bool(true).Addr(new ExecutorAddr((ulong)handle)).U64((ulong)offsets.Length);
             foreach (var o in offsets) w.Bool(o is not null).I64(o ?? 0);
         }
-        catch (StaticTlsExhaustedError e) { w = new SpsWriter().Error(null).Bool(false).U64(e.RequiredBytes); }
-        catch (LinkError e) { w = new SpsWriter().Error(e.Message); }
+        catch (StaticTlsExhaustedError e) { w = new SpsWriter().Expected(null).Bool(false).U64(e.RequiredBytes); }
+        catch (LinkError e) { w = new SpsWriter().Expected(e.Message); }
         return CWrapperFunctionResult.From(w.WrittenSpan);
     }
 
