@@ -1,3 +1,4 @@
+using OrcSharp;
 using System.Diagnostics;
 using System.Text.Json;
 using OrcSharp.Conformance;
@@ -89,11 +90,11 @@ public class RemoteExecutionTests
         foreach (var call in calls)
         {
             var e = Assert.Throws<AggregateException>(() => call.Wait(TimeSpan.FromSeconds(20)));
-            var le = Assert.IsType<LinkError>(e.InnerException);
+            var le = Assert.IsType<ExecutorLostException>(e.InnerException);
             Assert.Equal("executor terminated by signal SIGKILL", le.Message);
         }
         Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20));
-        var later = Assert.Throws<LinkError>(() => epc.LookupSymbols([], ["puts"]));
+        var later = Assert.Throws<ExecutorLostException>(() => epc.LookupSymbols([], ["puts"]));
         Assert.Contains("SIGKILL", later.Message);
     }
 
@@ -171,7 +172,7 @@ public class RemoteExecutionTests
         Thread.Sleep(300);
         executor.Kill();
         var e = Assert.Throws<AggregateException>(() => call.Wait(TimeSpan.FromSeconds(20)));
-        var le = Assert.IsType<LinkError>(e.InnerException);
+        var le = Assert.IsType<ExecutorLostException>(e.InnerException);
         Assert.Matches("^executor (closed the connection|connection failed: .+)$", le.Message);
     }
 
