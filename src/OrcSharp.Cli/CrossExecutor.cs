@@ -11,7 +11,7 @@ namespace OrcSharp.Cli;
 /// /usr/aarch64-linux-gnu). The binary is built on first use next to this one, and again when this one
 /// is newer; ORCSHARP_AARCH64_EXECUTOR names a ready-made one instead.
 /// </summary>
-static class CrossExecutor
+static partial class CrossExecutor
 {
     /// <summary>The prefix of the Debian cross tools for a target ("aarch64-linux-gnu-").</summary>
     public static string ToolPrefix(string arch) => $"{arch}-linux-gnu-";
@@ -75,13 +75,18 @@ static class CrossExecutor
     }
 
     /// <summary>An exclusive lock on a file (waits for another build to finish).</summary>
+    /// <summary>An exclusive lock on <paramref name="path"/> for as long as the stream is open. flock(2)
+    /// itself: the CLI turns off .NET's FileShare emulation (System.IO.DisableFileLocking), so
+    /// FileShare.None no longer keeps a second process out.</summary>
     static FileStream LockFile(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        for (int i = 0; ; i++)
-        {
-            try { return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None); }
-            catch (IOException) when (i < 6000) { Thread.Sleep(100); }
-        }
+        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite);
+        const int LockEx = 2;
+        while (flock((int)stream.SafeFileHandle.DangerousGetHandle(), LockEx) != 0)
+            if (Marshal.GetLastPInvokeError() != 4) { stream.Dispose(); throw new LinkError($"cannot lock {path}: {Marshal.GetLastPInvokeErrorMessage()}"); } // 4: EINTR
+        return stream;
     }
+
+    [LibraryImport("libc.so.6", SetLastError = true)] private static partial int flock(int fd, int operation);
 }

@@ -213,14 +213,18 @@ static void print_frame(struct out *o, uint64_t index, uintptr_t ip, int exact) 
     put(o, "\n");
     return;
   }
-  /* As backtrace_symbols: file(symbol+offset) [address], or file(+offset from the load base). */
+  /* As backtrace_symbols: file(symbol+offset) [address], or file(+offset from the load base), or file(). */
   Dl_info info;
   struct link_map *map = 0;
   if (dladdr1((void *)at, &info, (void **)&map, RTLD_DL_LINKMAP) && info.dli_fname) {
     put(o, info.dli_fname);
     put(o, "(");
     if (info.dli_sname) { put(o, info.dli_sname); put(o, "+"); put_hex(o, ip - (uintptr_t)info.dli_saddr); }
-    else { put(o, "+"); put_hex(o, ip - (map ? (uintptr_t)map->l_addr : (uintptr_t)info.dli_fbase)); }
+    else {
+      /* A position-dependent executable has load base 0: backtrace_symbols then prints "file() [address]". */
+      uintptr_t base = map ? (uintptr_t)map->l_addr : (uintptr_t)info.dli_fbase;
+      if (base) { put(o, "+"); put_hex(o, ip - base); }
+    }
     put(o, ") [");
     put_hex(o, ip);
     put(o, "]\n");

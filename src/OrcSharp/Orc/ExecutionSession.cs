@@ -99,8 +99,9 @@ public sealed class ExecutionSession : IDisposable
             // Newest first, each as dlclose tears down one shared object.
             for (int i = units.Count - 1; i >= 0; i--)
                 if (units[i].Initialized) Executor.RunDeinitializers(units[i].DsoHandle, units[i].Finalizers);
-            Executor.MemoryManager.Deallocate(units.Select(u => u.Allocation).ToArray());
-            jd.Clear();
+            var allocations = units.Select(u => u.Allocation).ToArray();
+            jd.Clear(); // names out before the memory goes, as in RemoveUnit
+            Executor.MemoryManager.Deallocate(allocations);
         }
     }
 
@@ -117,8 +118,10 @@ public sealed class ExecutionSession : IDisposable
         {
             if (jd.Removed || jd.Session != this || !jd.Units.Contains(unit)) throw new LinkError($"link unit is not part of JITDylib '{jd.Name}' in this session");
             if (unit.Initialized) Executor.RunDeinitializers(unit.DsoHandle, unit.Finalizers);
-            Executor.MemoryManager.Deallocate([unit.Allocation]);
+            // Names out before the memory goes: lookups do not take this lock, and a link on another thread
+            // may reuse the addresses at once.
             jd.Forget(unit);
+            Executor.MemoryManager.Deallocate([unit.Allocation]);
         }
     }
 

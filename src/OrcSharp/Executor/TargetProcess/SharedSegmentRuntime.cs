@@ -69,7 +69,10 @@ public static unsafe partial class SharedSegmentRuntime
                 ulong pages = (length + pageSize - 1) & ~(pageSize - 1);
                 int p = ((prot & MemProt.Read) != 0 ? LibC.ProtRead : 0) | ((prot & MemProt.Write) != 0 ? LibC.ProtWrite : 0) |
                         ((prot & MemProt.Exec) != 0 ? LibC.ProtExec : 0);
-                if (LibC.mmap((nint)address.Value, (nuint)pages, p, MapShared | LibC.MapFixed, fd, (nint)offset) == LibC.MapFailed)
+                // Private: the controller's bytes are final before this action runs, so the executor sees
+                // them either way; a private mapping is also what debuggers need, since ptrace may write a
+                // breakpoint into a private mapping (copy on write) but not into a shared one it cannot write.
+                if (LibC.mmap((nint)address.Value, (nuint)pages, p, LibC.MapPrivate | LibC.MapFixed, fd, (nint)offset) == LibC.MapFailed)
                     throw new LinkError($"shared segment memory: cannot map segment at {address}: {LibC.ErrnoText()}");
                 // Code written through another mapping: the instruction cache must see it (not needed on x86-64).
                 if ((prot & MemProt.Exec) != 0 && RuntimeInformation.ProcessArchitecture != Architecture.X64)
@@ -79,7 +82,7 @@ public static unsafe partial class SharedSegmentRuntime
         finally { LibC.close(fd); }
     }
 
-    const int OpenReadWrite = 2, OpenCloseOnExec = 0x80000, SeekEnd = 2, MapShared = 0x01;
+    const int OpenReadWrite = 2, OpenCloseOnExec = 0x80000, SeekEnd = 2;
 
     [LibraryImport("libc.so.6")] private static partial int getppid();
     [LibraryImport("libc.so.6", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)] private static partial int open(string path, int flags);
