@@ -38,8 +38,24 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
     }
 
     /// <summary>Starts <paramref name="executable"/> with <paramref name="arguments"/> (after argv[0]) and
-    /// the extra environment variables given.</summary>
-    public static ExecutorProcess Start(string executable, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null)
+    /// the extra environment variables given: the controller's messages on its stdin, its answers on its
+    /// stdout, the program's stdout and stdin on 3 and 4.</summary>
+    public static ExecutorProcess Start(string executable, IReadOnlyList<string> arguments, IReadOnlyDictionary<string, string>? environment = null) =>
+        Spawn(executable, [executable, .. arguments], environment, readFd: 0, writeFd: 1, programStdioTo3And4: true);
+
+    /// <summary>The descriptors an executor started by <see cref="StartWithFileDescriptors"/> reads and writes.</summary>
+    const int ChildReadFd = 3, ChildWriteFd = 4;
+
+    /// <summary>Starts <paramref name="executable"/> as llvm-jitlink starts an executor: its only argument is
+    /// "filedescs=3,4" (reading the controller's messages on 3, writing on 4); stdin, stdout and stderr are
+    /// this process's, for the program.</summary>
+    public static ExecutorProcess StartWithFileDescriptors(string executable) =>
+        Spawn(executable, [executable, $"filedescs={ChildReadFd},{ChildWriteFd}"], null, ChildReadFd, ChildWriteFd, programStdioTo3And4: false);
+
+    /// <summary>posix_spawn with the controller's pipes on <paramref name="readFd"/> and <paramref name="writeFd"/>
+    /// in the child (and this process's stdout and stdin on 3 and 4 first, when asked).</summary>
+    static ExecutorProcess Spawn(string executable, IReadOnlyList<string> argv, IReadOnlyDictionary<string, string>? environment,
+        int readFd, int writeFd, bool programStdioTo3And4)
     {
         // In bounds: pipe() writes two descriptors into each pair.
         int* toChild = stackalloc int[2];
@@ -48,8 +64,8 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
             throw new LinkError($"cannot create pipes for the executor: {Marshal.GetLastPInvokeErrorMessage()}");
         var fa = stackalloc byte[256]; // posix_spawn_file_actions_t is 80 bytes in glibc
         posix_spawn_file_actions_init(fa);
-        // The pipe ends first move out of the way (they may be 3 or 4 here), then the program's stdout and
-        // stdin go to 3 and 4, then the pipes become 0 and 1.
+        // The pipe ends first move out of the way (they may be 3 or 4 here), then (when asked) the program's
+        // stdout and stdin go to 3 and 4, then the pipes take their places (dup2 clears close-on-exec).
         var pipes = new[] { toChild[0], toChild[1], fromChild[0], fromChild[1] };
         int tmpIn = 200, tmpOut;
         while (pipes.Contains(tmpIn)) tmpIn++;
@@ -57,66 +73,18 @@ public sealed unsafe partial class ExecutorProcess : IDisposable
         while (pipes.Contains(tmpOut)) tmpOut++;
         posix_spawn_file_actions_adddup2(fa, toChild[0], tmpIn);
         posix_spawn_file_actions_adddup2(fa, fromChild[1], tmpOut);
-        posix_spawn_file_actions_adddup2(fa, 1, 3);
-        posix_spawn_file_actions_adddup2(fa, 0, 4);
-        posix_spawn_file_actions_adddup2(fa, tmpIn, 0);
-        posix_spawn_file_actions_adddup2(fa, tmpOut, 1);
+        if (programStdioTo3And4)
+        {
+            posix_spawn_file_actions_adddup2(fa, 1, 3);
+            posix_spawn_file_actions_adddup2(fa, 0, 4);
+        }
+        posix_spawn_file_actions_adddup2(fa, tmpIn, readFd);
+        posix_spawn_file_actions_adddup2(fa, tmpOut, writeFd);
         posix_spawn_file_actions_addclose(fa, tmpIn);
         posix_spawn_file_actions_addclose(fa, tmpOut);
 
-        var argv = new List<string> { executable };
-        argv.AddRange(arguments);
         var argvPtrs = NativeStrings.ToArray(argv);
         var envPtrs = NativeStrings.ToArray(NativeStrings.Environment(environment));
-        int pid, rc;
-        try
-        {
-            fixed (nint* a = argvPtrs) fixed (nint* e = envPtrs) rc = posix_spawn(&pid, executable, fa, null, a, e);
-        }
-        finally
-        {
-            posix_spawn_file_actions_destroy(fa);
-            NativeStrings.Free(argvPtrs);
-            NativeStrings.Free(envPtrs);
-            close(toChild[0]);
-            close(fromChild[1]);
-        }
-        if (rc != 0)
-        {
-            close(toChild[1]); close(fromChild[0]);
-            throw new LinkError($"cannot start the executor {executable}: {Marshal.GetPInvokeErrorMessage(rc)}");
-        }
-        return new ExecutorProcess(pid, toChild[1], fromChild[0]);
-    }
-
-    /// <summary>The descriptors an executor started by <see cref="StartWithFileDescriptors"/> reads and writes.</summary>
-    const int ChildReadFd = 3, ChildWriteFd = 4;
-
-    /// <summary>Starts <paramref name="executable"/> as llvm-jitlink starts an executor: its only argument is
-    /// "filedescs=3,4" (reading the controller's messages on 3, writing on 4); stdin, stdout and stderr are
-    /// this process's, for the program.</summary>
-    public static ExecutorProcess StartWithFileDescriptors(string executable)
-    {
-        int* toChild = stackalloc int[2];
-        int* fromChild = stackalloc int[2];
-        if (pipe2(toChild, OCloexec) != 0 || pipe2(fromChild, OCloexec) != 0)
-            throw new LinkError($"cannot create pipes for the executor: {Marshal.GetLastPInvokeErrorMessage()}");
-        var fa = stackalloc byte[256]; // posix_spawn_file_actions_t is 80 bytes in glibc
-        posix_spawn_file_actions_init(fa);
-        // Out of the way first (a pipe end may be 3 or 4 here), then onto 3 and 4 (dup2 clears close-on-exec).
-        var pipes = new[] { toChild[0], toChild[1], fromChild[0], fromChild[1] };
-        int tmpIn = 200, tmpOut;
-        while (pipes.Contains(tmpIn)) tmpIn++;
-        tmpOut = tmpIn + 1;
-        while (pipes.Contains(tmpOut)) tmpOut++;
-        posix_spawn_file_actions_adddup2(fa, toChild[0], tmpIn);
-        posix_spawn_file_actions_adddup2(fa, fromChild[1], tmpOut);
-        posix_spawn_file_actions_adddup2(fa, tmpIn, ChildReadFd);
-        posix_spawn_file_actions_adddup2(fa, tmpOut, ChildWriteFd);
-        posix_spawn_file_actions_addclose(fa, tmpIn);
-        posix_spawn_file_actions_addclose(fa, tmpOut);
-        var argvPtrs = NativeStrings.ToArray([executable, $"filedescs={ChildReadFd},{ChildWriteFd}"]);
-        var envPtrs = NativeStrings.ToArray(NativeStrings.Environment(null));
         int pid, rc;
         try
         {
